@@ -1,0 +1,142 @@
+// The Koa 3 apps under test: the same three routes over each session variant, for one benchmark process.
+import { Redis } from 'ioredis';
+import Koa, { type Context, type Middleware } from 'koa';
+import redisStore from 'koa-redis';
+import koaSession, { type CreateSessionOptions } from 'koa-session';
+import { createSessions } from '../lib/index.js';
+import { APP_KEYS, benchUser, COOKIE_OPTIONS, SESSION_DATA } from './fixtures.js';
+import { MinimalStore } from './minimal-store.js';
+
+export type StoreKind = 'none' | 'cookie' | 'koa-redis' | 'minimal' | 'epoch';
+
+export interface VariantSpec {
+  store: StoreKind;
+  /** Redis for the stores that need one. */
+  redisUrl?: string;
+  /** This store: the device registry. */
+  registry?: boolean;
+  /** This store: the concurrent-session limit (needs the registry). */
+  maxSessions?: number;
+  /** koa-session's rolling: save (touch) the session on every response. */
+  rolling?: boolean;
+  /** POST /login without ?user= signs in bench users round-robin over this many ids. */
+  users?: number;
+}
+
+export interface BenchApp {
+  app: Koa;
+  /** Redis commands this app's clients have sent so far (one per round trip: nothing here pipelines). */
+  commands: () => number;
+  close: () => Promise<void>;
+}
+
+/** How a variant signs a user in and says who the request is. */
+interface SessionDriver {
+  middleware?: Middleware;
+  login(ctx: Context, userId: string): Promise<void>;
+  user(ctx: Context): unknown;
+}
+
+/**
+ * Counts the commands a client sends. Both ioredis 4 (inside koa-redis) and ioredis 6 send every
+ * command, EVALSHA and its NOSCRIPT fallback included, through the instance's `sendCommand`.
+ */
+function countCommands(client: object): () => number {
+  const target = client as { sendCommand: (...args: unknown[]) => unknown };
+  const original = target.sendCommand;
+  let count = 0;
+  target.sendCommand = function (this: unknown, ...args: unknown[]) {
+    count += 1;
+    return original.apply(this, args);
+  };
+  return () => count;
+}
+
+function redisOptions(url: string | undefined): { host: string; port: number } {
+  if (url === undefined) throw new Error('bench: this variant needs a redisUrl');
+  const { hostname, port } = new URL(url);
+  return { host: hostname, port: Number(port) };
+}
+
+/** koa-session over a store that knows nothing of users: the app keeps the user id inside the data. */
+function classicDriver(app: Koa, rolling: boolean, store?: object): SessionDriver {
+  // koa-session types its store with zod function schemas; any object with get/set/destroy works.
+  const options = { ...COOKIE_OPTIONS, rolling, ...(store ? { store } : {}) } as CreateSessionOptions;
+  return {
+    middleware: koaSession(options, app) as unknown as Middleware,
+    async login(ctx, userId) {
+      // Fixation-safe login for a classic store: a new id, then the user and the data.
+      await ctx.session!.regenerate();
+      Object.assign(ctx.session!, SESSION_DATA, { uid: userId });
+    },
+    user: (ctx) => ctx.session?.uid,
+  };
+}
+
+export function buildApp(spec: VariantSpec): BenchApp {
+  const app = new Koa();
+  app.keys = APP_KEYS;
+  app.silent = true;
+  let driver: SessionDriver;
+  let commands: () => number = () => 0;
+  let close: () => Promise<void> = async () => {};
+  const rolling = spec.rolling ?? false;
+
+  if (spec.store === 'none') {
+    driver = { login: async () => {}, user: () => 'none' };
+  } else if (spec.store === 'cookie') {
+    driver = classicDriver(app, rolling);
+  } else if (spec.store === 'koa-redis') {
+    // koa-redis 4 creates its own ioredis 4 client, as applications using it do.
+    const store = redisStore({ ...redisOptions(spec.redisUrl), maxRetriesPerRequest: 1 });
+    commands = countCommands(store.client);
+    driver = classicDriver(app, rolling, store);
+    close = () => store.quit();
+  } else {
+    const redis = new Redis({ ...redisOptions(spec.redisUrl), maxRetriesPerRequest: 1 });
+    commands = countCommands(redis);
+    close = async () => {
+      await redis.quit();
+    };
+    if (spec.store === 'minimal') {
+      driver = classicDriver(app, rolling, new MinimalStore(redis));
+    } else {
+      const sessions = createSessions(app, {
+        ...COOKIE_OPTIONS,
+        redis,
+        rolling,
+        registry: spec.registry ?? false,
+        ...(spec.maxSessions === undefined ? {} : { maxSessions: spec.maxSessions }),
+      });
+      driver = {
+        middleware: sessions.middleware,
+        async login(ctx, userId) {
+          // Anonymous data (the cart) is carried over by login.
+          Object.assign(ctx.session!, SESSION_DATA);
+          await sessions.login(ctx, userId);
+        },
+        user: (ctx) => sessions.userId(ctx),
+      };
+    }
+  }
+  let next = 0;
+  const users = spec.users ?? 1000;
+  if (driver.middleware) app.use(driver.middleware);
+  app.use(async (ctx) => {
+    if (ctx.method === 'GET' && ctx.path === '/read') {
+      ctx.body = { user: driver.user(ctx) ?? null };
+    } else if (ctx.method === 'POST' && ctx.path === '/change') {
+      const session = ctx.session as Record<string, unknown> | undefined;
+      if (session) session.visits = Number(session.visits ?? 0) + 1;
+      ctx.body = { user: driver.user(ctx) ?? null };
+    } else if (ctx.method === 'POST' && ctx.path === '/login') {
+      const requested = ctx.query.user;
+      const userId = typeof requested === 'string' ? requested : benchUser(next++ % users);
+      await driver.login(ctx, userId);
+      ctx.body = { user: driver.user(ctx) ?? null };
+    } else {
+      ctx.status = 404;
+    }
+  });
+  return { app, commands, close };
+}

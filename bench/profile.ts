@@ -1,0 +1,178 @@
+// `npm run bench -- --profile`: CPU profiles of the app process on the read path, for this store and its anchors.
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { VariantSpec } from './apps.js';
+import { load, signIn } from './load.js';
+import { privateRedis, startApp } from './processes.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  variant: string;
+  rps: number;
+  appCpuMicrosPerRequest: number;
+  /** Share of busy samples with a frame of this group on the stack, in µs per request. */
+  groups: Record<string, number>;
+  /** This library's functions by inclusive time, µs per request. */
+  library: { name: string; micros: number }[];
+  /** Hottest functions by self time, µs per request. */
+  self: { name: string; micros: number }[];
+}
+
+const GROUPS: [string, RegExp][] = [
+  ['this library (lib/)', /\/work\/[^/]+\/lib\/|\/lib\/[a-z-]+\.ts$/],
+  ['koa-session', /node_modules\/koa-session\//],
+  ['koa-redis', /node_modules\/koa-redis\/lib/],
+  ['ioredis', /node_modules\/(koa-redis\/node_modules\/)?ioredis\//],
+  ['cookies + keygrip', /node_modules\/(cookies|keygrip)\//],
+  ['node:crypto', /^node:crypto|internal\/crypto/],
+];
+
+function frameName(node: ProfileNode, root: string): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url.replace(/^file:\/\//, '').replace(root, '');
+  return `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+}
+
+function summarise(variant: string, profile: CpuProfile, requests: number, cpuMicros: number, root: string) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  const self = new Map<string, number>();
+  const groups = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const leaf = byId.get(id)!;
+    if (['(idle)', '(program)'].includes(leaf.callFrame.functionName)) return;
+    busy += dt;
+    const leafName = frameName(leaf, root);
+    self.set(leafName, (self.get(leafName) ?? 0) + dt);
+    const seen = new Set<string>();
+    const seenGroups = new Set<string>();
+    // Bounded by the depth of the call tree: every step moves to a parent.
+    for (let node: ProfileNode | undefined = leaf; node; node = byId.get(parent.get(node.id) ?? -1)) {
+      const name = frameName(node, root);
+      if (!seen.has(name)) {
+        seen.add(name);
+        inclusive.set(name, (inclusive.get(name) ?? 0) + dt);
+      }
+      for (const [group, pattern] of GROUPS) {
+        if (!seenGroups.has(group) && pattern.test(node.callFrame.url)) {
+          seenGroups.add(group);
+          groups.set(group, (groups.get(group) ?? 0) + dt);
+        }
+      }
+    }
+  });
+  // Profile time is wall time of busy samples; scale it to the process's measured CPU per request.
+  const perRequest = (t: number) => (busy > 0 ? ((t / busy) * cpuMicros) / requests : 0);
+  const top = (m: Map<string, number>, filter: (name: string) => boolean, n: number) =>
+    [...m]
+      .filter(([name, t]) => filter(name) && perRequest(t) >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, t]) => ({ name, micros: perRequest(t) }));
+  return {
+    variant,
+    groups: Object.fromEntries([...groups].map(([g, t]) => [g, perRequest(t)])),
+    library: top(inclusive, (name) => / lib\/[a-z-]+\.ts:/.test(name), 15),
+    self: top(self, () => true, 15),
+  };
+}
+
+/** Profiles the read path of each variant for `seconds` under the same load as the benchmark. */
+export async function runProfile(seconds: number, log: (line: string) => void): Promise<ProfileSummary[]> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = `${root}bench/results/profiles`;
+  rmSync(dir, { recursive: true, force: true });
+  const variants: [string, VariantSpec][] = [
+    ['koa-session + koa-redis', { store: 'koa-redis' }],
+    ['koa-session + minimal 1-GET store', { store: 'minimal' }],
+    ['this store, registry off', { store: 'epoch' }],
+    ['this store, registry on', { store: 'epoch', registry: true }],
+  ];
+  const redis = await privateRedis();
+  const out: ProfileSummary[] = [];
+  try {
+    for (const [index, [label, spec]] of variants.entries()) {
+      const where = `${dir}/${index}`;
+      mkdirSync(where, { recursive: true });
+      log(`profile: ${label}`);
+      const app = await startApp({ ...spec, redisUrl: redis.url }, ['--cpu-prof', `--cpu-prof-dir=${where}`]);
+      let requests = 0;
+      let cpu = 0;
+      let rps = 0;
+      try {
+        const cookies = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => signIn(app, `prof-${index}-${i}`)),
+        );
+        await load(app, { path: '/read', cookies, connections: 10, duration: 2 });
+        const before = await app.stats();
+        const result = await load(app, { path: '/read', cookies, connections: 10, duration: seconds });
+        const after = await app.stats();
+        requests = result.requests;
+        rps = result.rps;
+        cpu = after.cpuMicros - before.cpuMicros;
+      } finally {
+        await app.stop();
+      }
+      // The main thread's profile is the largest file (the loader thread writes a small one too).
+      const files = readdirSync(where).map((f) => `${where}/${f}`);
+      const main = files.map((f) => ({ f, size: readFileSync(f).length })).sort((a, b) => b.size - a.size)[0];
+      if (!main) throw new Error(`bench: no CPU profile written for ${label}`);
+      const profile = JSON.parse(readFileSync(main.f, 'utf8')) as CpuProfile;
+      out.push({
+        ...summarise(label, profile, requests, cpu, root),
+        rps,
+        appCpuMicrosPerRequest: cpu / requests,
+      });
+    }
+  } finally {
+    await redis.stop();
+  }
+  return out;
+}
+
+export function profileLines(summaries: ProfileSummary[]): string[] {
+  const lines = [
+    '### CPU profile of the app process, signed-in read (µs of app CPU per request)',
+    '',
+    'The profile covers warm-up and measurement; its busy samples are scaled to the CPU the process used per request while measured. Groups overlap (a frame of this library calling ioredis counts in both).',
+    '',
+  ];
+  const groups = [...new Set(summaries.flatMap((s) => Object.keys(s.groups)))];
+  lines.push(
+    `| variant | req/s | app CPU µs/req | ${groups.join(' | ')} |`,
+    `|---|---|---|${groups.map(() => '---').join('|')}|`,
+    ...summaries.map(
+      (s) =>
+        `| ${s.variant} | ${Math.round(s.rps).toLocaleString('en')} | ${s.appCpuMicrosPerRequest.toFixed(1)} | ${groups
+          .map((g) => (s.groups[g] ?? 0).toFixed(1))
+          .join(' | ')} |`,
+    ),
+    '',
+  );
+  for (const s of summaries.filter((x) => x.library.length > 0)) {
+    lines.push(`${s.variant}: this library's functions, inclusive µs/req`, '');
+    for (const f of s.library) lines.push(`    ${f.micros.toFixed(1).padStart(6)}  ${f.name}`);
+    lines.push('');
+  }
+  for (const s of summaries) {
+    lines.push(`${s.variant}: hottest functions, self µs/req`, '');
+    for (const f of s.self.slice(0, 10)) lines.push(`    ${f.micros.toFixed(1).padStart(6)}  ${f.name}`);
+    lines.push('');
+  }
+  return lines;
+}

@@ -1,0 +1,92 @@
+// `npm run demo`: start (or reuse) Redis, seed the demo accounts, serve http://127.0.0.1:3000, stop cleanly on Ctrl-C.
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import {
+  INSTALL_HINT,
+  type RedisServer,
+  redisServerAvailable,
+  startRedisServer,
+} from '../test/support/redis-server.js';
+import { DEMO_ACCOUNTS } from './accounts.js';
+import { createDemoApp } from './app.js';
+
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? 3000);
+
+let privateRedis: RedisServer | undefined;
+if (!process.env.REDIS_URL) {
+  if (!redisServerAvailable()) {
+    console.error(INSTALL_HINT);
+    process.exit(1);
+  }
+  privateRedis = await startRedisServer();
+}
+const redisUrl = process.env.REDIS_URL ?? privateRedis!.url;
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+// Errors surface on the requests that hit them (503 pages); this only keeps the client quiet.
+redis.on('error', () => {});
+
+const demo = createDemoApp({
+  redis,
+  ...(process.env.APP_KEYS ? { keys: process.env.APP_KEYS.split(',') } : {}),
+});
+demo.app.on('error', (error: Error) => console.error(`demo: ${error.name}: ${error.message}`));
+
+let server: Server | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    server?.closeAllConnections();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    redis.disconnect();
+    await privateRedis?.stop();
+    if (code === 0) console.log('demo: stopped');
+  }
+  process.exit(code);
+}
+
+process.once('SIGINT', () => void stop(0));
+process.once('SIGTERM', () => void stop(0));
+
+try {
+  await demo.accounts.seed();
+} catch (error) {
+  console.error(`demo: cannot reach Redis at ${redisUrl}: ${(error as Error).message}`);
+  await stop(1);
+}
+
+server = demo.app.listen(port, host);
+server.once('error', (error: NodeJS.ErrnoException) => {
+  console.error(
+    error.code === 'EADDRINUSE'
+      ? `demo: port ${port} is in use; run with another, for example PORT=3001 npm run demo`
+      : `demo: cannot listen on ${host}:${port}: ${error.message}`,
+  );
+  server = undefined;
+  void stop(1);
+});
+server.once('listening', () => {
+  const width = Math.max(...DEMO_ACCOUNTS.map((a) => a.username.length));
+  console.log(
+    [
+      '',
+      '  koa-epoch-session demo',
+      '',
+      `  Open      http://${host}:${port}`,
+      `  Redis     ${privateRedis ? `private redis-server on port ${privateRedis.port} (stopped on exit)` : redisUrl}`,
+      '',
+      '  Accounts',
+      ...DEMO_ACCOUNTS.map(
+        (a) => `    ${a.username.padEnd(width)}  ${a.password}${a.role === 'admin' ? '   (admin)' : ''}`,
+      ),
+      '',
+      '  Try it: sign in as alice in two browsers (or a normal and a private window),',
+      '  then change the password in one and reload the other.',
+      '',
+      '  Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+});

@@ -1,0 +1,28 @@
+// Typed access to the two things the demo keeps in koa-session's data: the CSRF token and a flash message.
+import type { Context } from 'koa';
+
+export interface Flash {
+  kind: 'success' | 'info' | 'error';
+  text: string;
+}
+
+type SessionObject = Record<string, unknown>;
+
+/** koa-session's `ctx.session`: an object, or null once the request signed out. */
+export function sessionOf(ctx: Context): SessionObject | null {
+  return (ctx.session as SessionObject | null | undefined) ?? null;
+}
+
+/** A message for the next page this device shows (after a redirect). */
+export function setFlash(ctx: Context, flash: Flash): void {
+  const session = sessionOf(ctx);
+  if (session) session.flash = flash;
+}
+
+export function takeFlash(ctx: Context): Flash | undefined {
+  const session = sessionOf(ctx);
+  const flash = session?.flash as Flash | undefined;
+  if (!session || flash === undefined) return undefined;
+  delete session.flash;
+  return typeof flash?.text === 'string' ? flash : undefined;
+}

@@ -1,0 +1,229 @@
+// Options: the defaults, and the start-up checks that name the option to change.
+import type { Cluster, Redis } from 'ioredis';
+import type { Context } from 'koa';
+
+export type SessionLimitPolicy = 'evict-oldest' | 'reject';
+
+/** What `onLogin` receives: enough to send a "new sign-in from …" notice. */
+export interface LoginEvent {
+  userId: string;
+  /** The new session's public handle, as `list()` returns it. */
+  sessionId: string;
+  ip: string;
+  userAgent: string;
+  /** The user's other live sessions (empty when the registry is off). */
+  otherSessions: import('./registry.js').SessionInfo[];
+  /** Sessions ended to make room under `maxSessions`. */
+  evicted: string[];
+}
+
+export interface EpochStoreOptions {
+  /** An ioredis `Redis` (standalone or Sentinel) or `Cluster` client. Required. */
+  redis: Redis | Cluster;
+  /** Prefix of every key. Default `'sess:'`. Must not contain `{` or `}` (Cluster hash tags). */
+  prefix?: string;
+  /** Cookie and store lifetime in ms, or `'session'` for a browser-session cookie. Default one day. */
+  maxAge?: number | 'session';
+  /** Store TTL of a browser-session cookie (`maxAge: 'session'`), in ms. Default one day. */
+  browserSessionTtl?: number;
+  /** Keep a per-user device registry, for `list`, `revoke` by handle and `maxSessions`. Default `false`. */
+  registry?: boolean;
+  /** With the registry: refresh "last seen" at most this often, in ms. Default one minute. */
+  lastSeenInterval?: number;
+  /** End every session this long after login, however often it is used, in ms. Default: no cap. */
+  absoluteMaxAge?: number;
+  /** Adopt sessions written by koa-redis or any `sid -> JSON` store, so users stay signed in. */
+  legacy?: LegacyOptions;
+}
+
+export interface LegacyOptions {
+  /** Prefix of the old keys: koa-redis adds none (''), koa-session's `prefix` option or connect-redis ('sess:') may. */
+  prefix: string;
+  /** The signed-in user of a legacy session, from its data; `undefined` makes it an anonymous session. */
+  userId?: (data: Record<string, unknown>) => string | undefined;
+  /** The client holding the old keys. Default: `redis`. */
+  redis?: Redis | Cluster;
+}
+
+export interface EpochSessionOptions extends EpochStoreOptions {
+  /** Cookie name. Default `'sid'`: neutral, it does not advertise the framework. */
+  key?: string;
+  /** koa-session's rolling: refresh the cookie and TTL on every response. Default `false`. */
+  rolling?: boolean;
+  /** koa-session's renew: refresh when less than half the lifetime is left. Default `false`. */
+  renew?: boolean;
+  /** Default `true`. */
+  httpOnly?: boolean;
+  /** Sign the cookie with `app.keys`. Default `true`: start-up fails when `app.keys` is missing. */
+  signed?: boolean;
+  /** Default `'lax'`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** Default: secure when the request is HTTPS (with `app.proxy`, as the proxy reports it). */
+  secure?: boolean;
+  domain?: string;
+  path?: string;
+  /** With the registry: the most sessions one user may hold at once. Default: no limit. */
+  maxSessions?: number;
+  /** What `login` does at the limit. Default `'evict-oldest'`. */
+  sessionLimitPolicy?: SessionLimitPolicy;
+  /**
+   * Name of a readable (not HttpOnly, not signed) cookie that mirrors the session's expiry time in
+   * ms since the epoch, so page scripts can tell whether the session is alive. Default: none.
+   */
+  companionCookie?: string;
+  /** Called after every login, for "new sign-in from …" notices. Errors go to `app.emit('error')`. */
+  onLogin?: (event: LoginEvent, ctx: Context) => unknown;
+}
+
+export const DEFAULTS = Object.freeze({
+  prefix: 'sess:',
+  key: 'sid',
+  maxAge: 86_400_000 as number | 'session',
+  browserSessionTtl: 86_400_000,
+  registry: false,
+  lastSeenInterval: 60_000,
+  sessionLimitPolicy: 'evict-oldest' as SessionLimitPolicy,
+  sameSite: 'lax' as const,
+});
+
+export interface StoreSettings {
+  redis: Redis | Cluster;
+  prefix: string;
+  maxAge: number | 'session';
+  browserSessionTtl: number;
+  registry: boolean;
+  lastSeenInterval: number;
+  absoluteMaxAge: number | undefined;
+  legacy: (Required<Pick<LegacyOptions, 'prefix' | 'redis'>> & Pick<LegacyOptions, 'userId'>) | undefined;
+}
+
+function fail(message: string): never {
+  throw new TypeError(`koa-epoch-session: ${message}`);
+}
+
+function positiveMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    fail(`${name} must be a positive number of milliseconds`);
+  }
+  return value;
+}
+
+function isRedisClient(value: unknown): value is Redis | Cluster {
+  const client = value as { defineCommand?: unknown; evalsha?: unknown } | null;
+  return typeof client?.defineCommand === 'function' && typeof client.evalsha === 'function';
+}
+
+export function storeSettings(options: EpochStoreOptions): StoreSettings {
+  if (options === null || typeof options !== 'object')
+    fail('options must be an object with at least { redis }');
+  if (!isRedisClient(options.redis)) fail('redis must be an ioredis Redis or Cluster client');
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    fail('prefix must be a string without "{" or "}" (they would break the Cluster hash tag)');
+  }
+  const clientPrefix = (options.redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
+  if (/[{}]/.test(clientPrefix)) fail('the ioredis keyPrefix must not contain "{" or "}"');
+  const maxAge = options.maxAge ?? DEFAULTS.maxAge;
+  if (maxAge !== 'session') positiveMs('maxAge', maxAge);
+  if (maxAge === 'session' && options.maxAge !== 'session') fail('maxAge must be a number or "session"');
+  if (options.registry !== undefined && typeof options.registry !== 'boolean')
+    fail('registry must be a boolean');
+  return {
+    redis: options.redis,
+    prefix,
+    maxAge,
+    browserSessionTtl:
+      positiveMs('browserSessionTtl', options.browserSessionTtl) ?? DEFAULTS.browserSessionTtl,
+    registry: options.registry ?? DEFAULTS.registry,
+    lastSeenInterval: positiveMs('lastSeenInterval', options.lastSeenInterval) ?? DEFAULTS.lastSeenInterval,
+    absoluteMaxAge: positiveMs('absoluteMaxAge', options.absoluteMaxAge),
+    legacy: legacySettings(options.legacy, options.redis, prefix),
+  };
+}
+
+function legacySettings(legacy: LegacyOptions | undefined, redis: Redis | Cluster, prefix: string) {
+  if (legacy === undefined) return undefined;
+  if (legacy === null || typeof legacy !== 'object' || typeof legacy.prefix !== 'string') {
+    fail("legacy must be { prefix, userId?, redis? } with prefix the old key prefix ('' for koa-redis)");
+  }
+  if (legacy.prefix !== '' && (legacy.prefix.startsWith(prefix) || prefix.startsWith(legacy.prefix))) {
+    fail('legacy.prefix must differ from prefix: old and new keys would be confused');
+  }
+  if (legacy.userId !== undefined && typeof legacy.userId !== 'function')
+    fail('legacy.userId must be a function');
+  if (legacy.redis !== undefined && !isRedisClient(legacy.redis))
+    fail('legacy.redis must be an ioredis client');
+  return { prefix: legacy.prefix, userId: legacy.userId, redis: legacy.redis ?? redis };
+}
+
+export interface SessionSettings {
+  maxSessions: number;
+  sessionLimitPolicy: SessionLimitPolicy;
+  onLogin: EpochSessionOptions['onLogin'];
+}
+
+export function sessionSettings(options: EpochSessionOptions, registry: boolean): SessionSettings {
+  const { maxSessions, sessionLimitPolicy = DEFAULTS.sessionLimitPolicy, onLogin } = options;
+  if (maxSessions !== undefined) {
+    if (!Number.isInteger(maxSessions) || maxSessions < 1) fail('maxSessions must be a positive integer');
+    if (!registry) fail('maxSessions needs the device registry: set registry: true');
+  }
+  if (sessionLimitPolicy !== 'evict-oldest' && sessionLimitPolicy !== 'reject') {
+    fail('sessionLimitPolicy must be "evict-oldest" or "reject"');
+  }
+  if (onLogin !== undefined && typeof onLogin !== 'function') fail('onLogin must be a function');
+  return { maxSessions: maxSessions ?? 0, sessionLimitPolicy, onLogin };
+}
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** koa-session's options: our secure defaults under whatever the caller set. */
+export function cookieOptions(options: EpochSessionOptions, maxAge: number | 'session') {
+  const key = options.key ?? DEFAULTS.key;
+  if (typeof key !== 'string' || !COOKIE_NAME.test(key)) {
+    fail('key must be a valid cookie name (RFC 6265 token characters)');
+  }
+  const sameSite = options.sameSite ?? DEFAULTS.sameSite;
+  if (!['lax', 'strict', 'none'].includes(sameSite)) fail('sameSite must be "lax", "strict" or "none"');
+  for (const name of ['rolling', 'renew', 'httpOnly', 'signed', 'secure'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') fail(`${name} must be a boolean`);
+  }
+  return {
+    key,
+    maxAge,
+    rolling: options.rolling ?? false,
+    renew: options.renew ?? false,
+    httpOnly: options.httpOnly ?? true,
+    signed: options.signed ?? true,
+    sameSite,
+    ...(options.secure === undefined ? {} : { secure: options.secure }),
+    ...(options.domain === undefined ? {} : { domain: options.domain }),
+    ...(options.path === undefined ? {} : { path: options.path }),
+  };
+}
+
+export function companionOptions(options: EpochSessionOptions, cookie: ReturnType<typeof cookieOptions>) {
+  const name = options.companionCookie;
+  if (name === undefined) return undefined;
+  if (
+    typeof name !== 'string' ||
+    !COOKIE_NAME.test(name) ||
+    name === cookie.key ||
+    name === `${cookie.key}.sig`
+  ) {
+    fail("companionCookie must be a valid cookie name other than the session cookie's");
+  }
+  const {
+    key: sessionKey,
+    sameSite,
+    secure,
+    domain,
+    path,
+  } = cookie as typeof cookie & {
+    secure?: boolean;
+    domain?: string;
+    path?: string;
+  };
+  return { name, sessionKey, sameSite, secure, domain, path };
+}

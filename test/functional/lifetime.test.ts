@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { closeClients, makeApp, newRedis } from '../support/app.js';
+
+const tag = (id: string) => Buffer.from(id).toString('base64url');
+
+async function sessionKey(redis: Redis, user: string): Promise<string> {
+  const keys = (await redis.keys(`sess:{${tag(user)}}:*:*`)).filter((k) => !k.includes(':x:'));
+  expect(keys).to.have.length(1);
+  return keys[0]!;
+}
+
+/** Counts the commands Redis ran while `work` ran, from INFO commandstats. */
+async function commandCounts(redis: Redis, work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const read = async () => {
+    const info = await redis.info('commandstats');
+    const counts: Record<string, number> = {};
+    for (const [, name, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      counts[name!] = Number(calls);
+    return counts;
+  };
+  await redis.config('RESETSTAT');
+  const before = await read();
+  await work();
+  const after = await read();
+  const delta: Record<string, number> = {};
+  for (const [name, calls] of Object.entries(after)) {
+    const d = calls - (before[name] ?? 0);
+    if (d > 0 && !['info', 'config|resetstat'].includes(name)) delta[name] = d;
+  }
+  return delta;
+}
+
+describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
+  afterEach(closeClients);
+
+  it('a signed-in read costs one Redis round trip: one EVALSHA and nothing else', async () => {
+    const t = makeApp();
+    const agent = t.agent();
+    await agent.post('/login?user=amy').expect(200);
+    await agent.get('/whoami').expect(200); // scripts loaded
+    // MONITOR shows the commands clients send; those run inside a script come from "lua".
+    const monitor = await newRedis().monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_: string, args: string[], source: string) => {
+      if (source !== 'lua') sent.push(args[0]!.toLowerCase());
+    });
+    for (let i = 0; i < 10; i++) await agent.get('/whoami').expect(200);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    expect(sent).to.deep.equal(Array(10).fill('evalsha'));
+    // INFO commandstats agrees: ten script calls, whose GET/PTTL run inside Redis.
+    const counts = await commandCounts(newRedis(), async () => {
+      for (let i = 0; i < 10; i++) await agent.get('/whoami').expect(200);
+    });
+    expect(counts.evalsha).to.equal(10);
+  });
+
+  it('a rolling touch of unchanged data refreshes the TTL without rewriting the value', async () => {
+    const t = makeApp({ rolling: true, maxAge: 60_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=ben').expect(200);
+    await agent.post('/set?a=1').expect(200);
+    const key = await sessionKey(t.redis, 'ben');
+    await t.redis.pexpire(key, 30_000);
+    const before = await t.redis.get(key);
+    const monitor = await newRedis().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_: string, args: string[]) => seen.push(args.join(' ')));
+    await agent.get('/whoami').expect(200);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    expect(await t.redis.get(key)).to.equal(before);
+    expect(await t.redis.pttl(key)).to.be.greaterThan(60_000);
+    const writes = seen.filter((line) => /^(set|setrange) /i.test(line));
+    expect(writes, 'no SET of the session value').to.deep.equal([]);
+    expect(seen.some((line) => /^pexpire /i.test(line))).to.equal(true);
+  });
+
+  it('handles the maxAge koa-session passes: a number, "session" (bounded) and undefined', async () => {
+    const numeric = makeApp({ maxAge: 120_000 });
+    const a = numeric.agent();
+    const res = await a.post('/login?user=cat').expect(200);
+    expect(String(res.headers['set-cookie'])).to.match(/expires=/i);
+    const ttl = await numeric.redis.pttl(await sessionKey(numeric.redis, 'cat'));
+    expect(ttl).to.be.within(120_000, 130_000);
+
+    const browser = makeApp({ maxAge: 'session', browserSessionTtl: 3_600_000 });
+    const b = browser.agent();
+    const res2 = await b.post('/login?user=dan').expect(200);
+    expect(String(res2.headers['set-cookie'])).to.not.match(/expires=/i);
+    const ttl2 = await browser.redis.pttl(await sessionKey(browser.redis, 'dan'));
+    expect(ttl2).to.be.within(3_500_000, 3_600_000);
+    await b.post('/set?x=1').expect(200);
+    expect((await b.get('/whoami')).body).to.deep.include({ userId: 'dan', data: { x: '1' } });
+
+    const store = browser.sessions.store;
+    expect(store.ttl(undefined)).to.equal(3_600_000, 'undefined falls back to the configured maxAge');
+    expect(store.ttl('session')).to.equal(3_600_000);
+    expect(store.ttl(5_000)).to.equal(5_000);
+    expect(() => store.ttl(-1)).to.throw(TypeError, /maxAge/);
+    expect(makeApp().sessions.store.ttl(undefined)).to.equal(86_400_000);
+  });
+
+  it('the epoch key outlives every session in its epoch', async () => {
+    const t = makeApp({ maxAge: 60_000 });
+    const short = t.agent();
+    await short.post('/login?user=eli').expect(200);
+    const epochKey = `sess:{${tag('eli')}}:e`;
+    const long = makeApp({ maxAge: 600_000 });
+    await long.agent().post('/login?user=eli').expect(200);
+    const epochTtl = await t.redis.pttl(epochKey);
+    for (const key of (await t.redis.keys(`sess:{${tag('eli')}}:*:*`)).filter((k) => !k.includes(':x:'))) {
+      expect(epochTtl).to.be.at.least(await t.redis.pttl(key));
+    }
+    expect(epochTtl).to.be.greaterThan(600_000);
+  });
+
+  it('derives _expire from the TTL so koa-session renew works', async () => {
+    const t = makeApp({ renew: true, maxAge: 60_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=fay').expect(200);
+    const key = await sessionKey(t.redis, 'fay');
+    await t.redis.pexpire(key, 20_000); // less than half left
+    const res = await agent.get('/whoami').expect(200);
+    expect(res.headers['set-cookie'], 'renewed cookie').to.not.equal(undefined);
+    expect(await t.redis.pttl(key)).to.be.greaterThan(60_000);
+  });
+
+  it('works the same over RESP2 and RESP3', async () => {
+    for (const protocol of [2, 3] as const) {
+      const t = makeApp({ redis: newRedis({ protocol }), registry: true });
+      const agent = t.agent();
+      await agent.post(`/login?user=gus${protocol}`).expect(200);
+      await agent.post('/set?v=1').expect(200);
+      expect((await agent.get('/whoami')).body).to.deep.include({
+        userId: `gus${protocol}`,
+        data: { v: '1' },
+      });
+      expect(await t.sessions.list(`gus${protocol}`)).to.have.length(1);
+      expect(await t.sessions.rotate(`gus${protocol}`)).to.equal(true);
+      expect((await agent.get('/whoami')).body.userId).to.equal(null);
+    }
+  });
+});

@@ -1,0 +1,224 @@
+import { expect } from 'chai';
+import type { Context } from 'koa';
+import { SessionLimitError } from '../../lib/index.js';
+import { closeClients, cookieValue, makeApp } from '../support/app.js';
+
+const tag = (id: string) => Buffer.from(id).toString('base64url');
+const registryKey = (id: string) => `sess:{${tag(id)}}:r`;
+const UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
+
+describe('device registry: list, revoke, limits, notices, lifetime, reasons (issue 3)', () => {
+  afterEach(closeClients);
+
+  it('lists live sessions with metadata, marks the current one, and honours app.proxy for the IP', async () => {
+    const t = makeApp({ registry: true });
+    t.app.proxy = true;
+    const laptop = t.agent();
+    const phone = t.agent();
+    await laptop
+      .post('/login?user=ada')
+      .set('User-Agent', UA)
+      .set('X-Forwarded-For', '203.0.113.7')
+      .expect(200);
+    await phone
+      .post('/login?user=ada')
+      .set('User-Agent', 'phone')
+      .set('X-Forwarded-For', '198.51.100.2')
+      .expect(200);
+    const res = await laptop.get('/list?user=ada').expect(200);
+    const list = res.body.list as Array<Record<string, unknown>>;
+    expect(list).to.have.length(2);
+    const mine = list.find((s) => s.current)!;
+    expect(mine).to.include({ ip: '203.0.113.7', userAgent: UA });
+    expect(list.find((s) => !s.current)).to.include({ ip: '198.51.100.2', userAgent: 'phone' });
+    for (const s of list) {
+      expect(s.id).to.match(/^[A-Za-z0-9_-]{16}$/);
+      for (const field of ['createdAt', 'lastSeenAt', 'expiresAt'])
+        expect(Date.parse(String(s[field]))).to.be.a('number').and.not.NaN;
+    }
+  });
+
+  it('revoke ends exactly one session at once, reports whether it existed, and tells that device why', async () => {
+    const t = makeApp({ registry: true });
+    const laptop = t.agent();
+    const phone = t.agent();
+    await laptop.post('/login?user=bea').expect(200);
+    await phone.post('/login?user=bea').expect(200);
+    const phoneId = (await phone.get('/list?user=bea')).body.list.find(
+      (s: { current: boolean }) => s.current,
+    ).id;
+    expect(await t.sessions.revoke('bea', phoneId)).to.equal(true);
+    expect(await t.sessions.revoke('bea', phoneId)).to.equal(false);
+    expect(await t.sessions.revoke('bea', 'not-a-handle')).to.equal(false);
+    const after = await phone.get('/whoami');
+    expect(after.body).to.deep.include({ userId: null, revoked: 'revoked' });
+    expect((await laptop.get('/whoami')).body.userId).to.equal('bea');
+    expect(await t.sessions.list('bea')).to.have.length(1);
+  });
+
+  it('a request in flight cannot undo a revoke', async () => {
+    const t = makeApp({ registry: true });
+    const agent = t.agent();
+    await agent.post('/login?user=cid').expect(200);
+    const id = (await t.sessions.list('cid'))[0]!.id;
+    const { Gate } = await import('../support/app.js');
+    const gate = new Gate();
+    t.gates.set('g', gate);
+    const pending = agent.post('/hold?gate=g&then=set').then((r) => r);
+    await gate.arrived;
+    await t.sessions.revoke('cid', id);
+    gate.release();
+    await pending;
+    expect(await t.sessions.list('cid')).to.deep.equal([]);
+    expect((await agent.get('/whoami')).body.userId).to.equal(null);
+  });
+
+  it('200 concurrent logins never leave more than maxSessions alive (evict-oldest)', async () => {
+    const t = makeApp({ registry: true, maxSessions: 3 });
+    const agents = Array.from({ length: 200 }, () => t.agent());
+    const results = await Promise.all(agents.map((a) => a.post('/login?user=dot')));
+    expect(results.every((r) => r.status === 200)).to.equal(true);
+    expect(await t.sessions.list('dot')).to.have.length(3);
+    let alive = 0;
+    for (const a of agents) if ((await a.get('/whoami')).body.userId === 'dot') alive++;
+    expect(alive).to.equal(3);
+    const evicted = agents[0]!;
+    const res = await evicted.get('/whoami');
+    expect(res.body.revoked ?? 'session-limit').to.equal('session-limit');
+  });
+
+  it('200 concurrent logins under "reject" admit exactly maxSessions, refusing the rest with SessionLimitError', async () => {
+    const t = makeApp({ registry: true, maxSessions: 3, sessionLimitPolicy: 'reject' });
+    const results = await Promise.all(Array.from({ length: 200 }, () => t.agent().post('/login?user=eve')));
+    expect(results.filter((r) => r.status === 200)).to.have.length(3);
+    const refused = results.filter((r) => r.status === 409);
+    expect(refused).to.have.length(197);
+    expect(refused[0]!.body.error).to.equal(new SessionLimitError('x', 3).name);
+    // A refused login changes nothing: its anonymous session keeps working.
+    const agent = t.agent();
+    await agent.post('/set?cart=2').expect(200);
+    await agent.post('/login?user=eve').expect(409);
+    expect((await agent.get('/whoami')).body).to.deep.include({ userId: null, data: { cart: '2' } });
+  });
+
+  it('the registry is advisory: deleting it changes nothing about revocation or live sessions', async () => {
+    const t = makeApp({ registry: true });
+    const laptop = t.agent();
+    const phone = t.agent();
+    await laptop.post('/login?user=fin').expect(200);
+    await phone.post('/login?user=fin').expect(200);
+    const [one] = await t.sessions.list('fin');
+    await t.redis.del(registryKey('fin'));
+    expect(await t.sessions.list('fin')).to.deep.equal([]); // listing is incomplete...
+    expect((await laptop.get('/whoami')).body.userId).to.equal('fin'); // ...sessions still work
+    expect(await t.sessions.revoke('fin', one!.id)).to.equal(true); // revoke needs no registry
+    expect(await t.sessions.rotate('fin')).to.equal(true);
+    expect((await laptop.get('/whoami')).body.userId).to.equal(null);
+    expect((await phone.get('/whoami')).body.userId).to.equal(null);
+  });
+
+  it('the next write prunes stale entries and re-adds its own session', async () => {
+    const t = makeApp({ registry: true });
+    const agent = t.agent();
+    await agent.post('/login?user=gil').expect(200);
+    await t.redis.zadd(registryKey('gil'), Date.now() - 1_000, 'stale-handle-aaaaaaaaaa');
+    await t.redis.pexpire(registryKey('gil'), 60_000);
+    await agent.post('/set?x=1').expect(200);
+    const members = await t.redis.zrange(registryKey('gil'), '0', '-1');
+    expect(members).to.not.include('stale-handle-aaaaaaaaaa');
+    expect(members).to.have.length(1);
+    expect(await t.redis.pttl(registryKey('gil'))).to.be.greaterThan(60_000);
+  });
+
+  it('refreshes last-seen at most once per lastSeenInterval, still in one round trip', async () => {
+    const t = makeApp({ registry: true, lastSeenInterval: 200 });
+    const agent = t.agent();
+    await agent.post('/login?user=hal').expect(200);
+    const first = (await t.sessions.list('hal'))[0]!.lastSeenAt.getTime();
+    await agent.get('/whoami').expect(200);
+    expect((await t.sessions.list('hal'))[0]!.lastSeenAt.getTime()).to.equal(first, 'throttled');
+    await new Promise((r) => setTimeout(r, 250));
+    await agent.get('/whoami').expect(200);
+    expect((await t.sessions.list('hal'))[0]!.lastSeenAt.getTime()).to.be.greaterThan(first);
+  });
+
+  it('calls onLogin with the new session and the other live ones; a throwing hook is reported, not swallowed', async () => {
+    const events: Array<{ userId: string; otherSessions: unknown[]; sessionId: string }> = [];
+    const reported: unknown[] = [];
+    let fail = false;
+    const t = makeApp({
+      registry: true,
+      onLogin: async (event) => {
+        events.push(event);
+        if (fail) throw new Error('mailer down');
+      },
+    });
+    t.app.on('error', (error: unknown, ctx: Context) => reported.push([error, ctx]));
+    await t.agent().post('/login?user=ivy').set('User-Agent', UA).expect(200);
+    while (events.length === 0) await new Promise((r) => setTimeout(r, 10));
+    fail = true;
+    const second = await t.agent().post('/login?user=ivy').expect(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(events).to.have.length(2);
+    expect(events[1]!.otherSessions).to.have.length(1);
+    expect(events[1]!.sessionId).to.equal(second.body.login.sessionId);
+    expect(reported).to.have.length(1);
+    expect(String((reported[0] as unknown[])[0])).to.include('mailer down');
+    expect(await t.sessions.list('ivy')).to.have.length(2, 'the login happened anyway');
+  });
+
+  it('absoluteMaxAge ends a rolling session on time however often it is touched, and says why', async () => {
+    const t = makeApp({ registry: true, rolling: true, absoluteMaxAge: 1_200 });
+    const agent = t.agent();
+    const start = Date.now();
+    await agent.post('/login?user=jay').expect(200);
+    let last = await agent.get('/whoami');
+    while (last.body.userId === 'jay' && Date.now() - start < 5_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await agent.get('/whoami');
+    }
+    const lived = Date.now() - start;
+    expect(last.body.userId).to.equal(null);
+    expect(lived).to.be.within(1_100, 2_000);
+    expect(last.body.revoked).to.equal('lifetime-exceeded');
+  });
+
+  it('records a reason for each kind of revocation and hands it to the next request', async () => {
+    const t = makeApp({ registry: true, maxSessions: 1 });
+    const a = t.agent();
+    await a.post('/login?user=kai').expect(200);
+    await t.sessions.rotate('kai', { reason: 'password-changed' });
+    expect((await a.get('/whoami')).body.revoked).to.equal('password-changed');
+
+    const b = t.agent();
+    await b.post('/login?user=kai').expect(200);
+    const evictor = await t.agent().post('/login?user=kai');
+    expect(evictor.status, JSON.stringify(evictor.body)).to.equal(200); // evicts b
+    expect((await b.get('/whoami')).body.revoked).to.equal('session-limit');
+
+    const big = makeApp({ registry: true });
+    const c = big.agent();
+    const d = big.agent();
+    await c.post('/login?user=lou').expect(200);
+    await d.post('/login?user=lou').expect(200);
+    await c.post('/logout-others').expect(200);
+    expect((await d.get('/whoami')).body.revoked).to.equal('signed-out-elsewhere');
+
+    // A session that logged in after a rotation is not blamed on it.
+    const e = t.agent();
+    const login = await e.post('/login?user=kai').expect(200);
+    expect(cookieValue(login)).to.be.a('string');
+    await t.redis.del(`sess:{${tag('kai')}}:e`);
+    expect((await e.get('/whoami')).body.revoked).to.equal(null);
+  });
+
+  it('rejects list() without the registry with an error that says how to turn it on', async () => {
+    const t = makeApp();
+    let error: unknown;
+    await t.sessions.list('x').catch((e: unknown) => {
+      error = e;
+    });
+    expect(String(error)).to.match(/registry: true/);
+  });
+});
