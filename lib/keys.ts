@@ -1,5 +1,5 @@
 // Key layout: user tags, session ids and handles, cookie values and the Redis key names built from them.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 
 /**
  * Epochs and session ids carry 128 bits from the CSPRNG (invariants 3 and 6), written as
@@ -13,7 +13,7 @@ export const RANDOM_LENGTH = 22;
  * tries, and the six characters saved per key and registry entry are 3-4% of a session's memory.
  */
 const HANDLE_BYTES = 12;
-export const HANDLE_LENGTH = 16;
+export const HANDLE_LENGTH = (HANDLE_BYTES / 3) * 4;
 
 /**
  * User ids up to this many UTF-8 bytes are written into keys and cookies as base64url, so
@@ -96,7 +96,8 @@ export function newSid(loginTime: number): string {
  * leaked dump or a `list()` result cannot be replayed as a cookie.
  */
 export function sessionHandle(sid: string): string {
-  return createHash('sha256').update(sid).digest().subarray(0, HANDLE_BYTES).toString('base64url');
+  // HANDLE_BYTES is a multiple of 3, so its base64url is exactly the first HANDLE_LENGTH characters.
+  return hash('sha256', sid, 'base64url').slice(0, HANDLE_LENGTH);
 }
 
 export function isHandle(value: unknown): value is string {

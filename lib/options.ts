@@ -32,6 +32,13 @@ export interface EpochStoreOptions {
   lastSeenInterval?: number;
   /** End every session this long after login, however often it is used, in ms. Default: no cap. */
   absoluteMaxAge?: number;
+  /**
+   * Replication is asynchronous: a master that dies right after a revocation can hand its place to
+   * a replica that never saw it. With this, `rotate`, `revoke`, `logout` and `logoutOthers` send
+   * `WAIT replicas timeout` after their script and fail with SessionStoreUnavailableError when fewer
+   * replicas acknowledged in time, so the caller can retry. Default: no wait.
+   */
+  waitForReplicas?: { replicas: number; timeout: number };
   /** Adopt sessions written by koa-redis or any `sid -> JSON` store, so users stay signed in. */
   legacy?: LegacyOptions;
 }
@@ -94,6 +101,7 @@ export interface StoreSettings {
   registry: boolean;
   lastSeenInterval: number;
   absoluteMaxAge: number | undefined;
+  waitForReplicas: { replicas: number; timeout: number } | undefined;
   legacy: (Required<Pick<LegacyOptions, 'prefix' | 'redis'>> & Pick<LegacyOptions, 'userId'>) | undefined;
 }
 
@@ -138,8 +146,24 @@ export function storeSettings(options: EpochStoreOptions): StoreSettings {
     registry: options.registry ?? DEFAULTS.registry,
     lastSeenInterval: positiveMs('lastSeenInterval', options.lastSeenInterval) ?? DEFAULTS.lastSeenInterval,
     absoluteMaxAge: positiveMs('absoluteMaxAge', options.absoluteMaxAge),
+    waitForReplicas: replicaSettings(options.waitForReplicas),
     legacy: legacySettings(options.legacy, options.redis, prefix),
   };
+}
+
+function replicaSettings(wait: EpochStoreOptions['waitForReplicas']) {
+  if (wait === undefined) return undefined;
+  const positiveInteger = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
+  // WAIT with a timeout of 0 blocks forever: a stopped replica would hang every revocation.
+  if (
+    wait === null ||
+    typeof wait !== 'object' ||
+    !positiveInteger(wait.replicas) ||
+    !positiveInteger(wait.timeout)
+  ) {
+    fail('waitForReplicas must be { replicas, timeout } with a positive replica count and timeout in ms');
+  }
+  return { replicas: wait.replicas, timeout: wait.timeout };
 }
 
 function legacySettings(legacy: LegacyOptions | undefined, redis: Redis | Cluster, prefix: string) {

@@ -266,6 +266,34 @@ type ScriptArg = string | number;
 /** Commands are namespaced so that a client shared with other libraries sees no clash. */
 const COMMAND_PREFIX = 'epochSession_';
 
+/** The scripts that end sessions: with `waitForReplicas`, each waits for replicas to acknowledge it. */
+export const REVOKING: ReadonlySet<ScriptName> = new Set(['rotate', 'endUser', 'logoutOthers']);
+
+/** `WAIT <replicas> <timeout>` after a script, in the same pipeline so it reaches the same master. */
+export interface ReplicaAcknowledgement {
+  replicas: number;
+  /** Milliseconds. */
+  timeout: number;
+}
+
+/** Fewer replicas than asked acknowledged a revocation in time: it may not survive a failover. */
+export class ReplicationLagError extends Error {
+  override name = 'ReplicationLagError';
+  constructor(script: string, acknowledged: number, wanted: ReplicaAcknowledgement) {
+    super(
+      `the ${script} script was applied on the master, but ${acknowledged} of ${wanted.replicas} ` +
+        `replica(s) acknowledged it within ${wanted.timeout} ms, so a failover now could undo it; ` +
+        'retry the call (waitForReplicas)',
+    );
+  }
+}
+
+type Command = (...args: ScriptArg[]) => unknown;
+type Pipeline = Record<string, Command> & {
+  wait(replicas: number, timeout: number): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
+};
+
 /**
  * Registers every script on the client through `defineCommand`: EVALSHA with a transparent
  * fallback on NOSCRIPT, `keyPrefix` applied to KEYS, and Cluster routing by the first key.
@@ -274,16 +302,49 @@ export function defineScripts(redis: Redis | Cluster): ScriptRunner {
   for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
     redis.defineCommand(COMMAND_PREFIX + name, { numberOfKeys: keys, lua });
   }
-  return (name, keys, args) => {
+  return (name, keys, args, acknowledgement) => {
     // A wrong count would silently shift KEYS into ARGV: refuse it loudly instead.
     if (keys.length !== SCRIPTS[name].keys) {
       throw new Error(`koa-epoch-session: ${name} takes ${SCRIPTS[name].keys} keys, got ${keys.length}`);
     }
-    const command = (redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[
-      COMMAND_PREFIX + name
-    ];
-    return command!.call(redis, ...keys, ...args);
+    if (acknowledgement !== undefined)
+      return runAcknowledged(redis, name, [...keys, ...args], acknowledgement);
+    const command = (redis as unknown as Record<string, Command>)[COMMAND_PREFIX + name];
+    return command!.call(redis, ...keys, ...args) as Promise<unknown>;
   };
 }
 
-export type ScriptRunner = (name: ScriptName, keys: string[], args: ScriptArg[]) => Promise<unknown>;
+/**
+ * WAIT cannot run inside a script, so it follows the script in one pipeline: a pipeline goes to
+ * one connection, which on a Cluster is the master of the script's slot, and WAIT counts the
+ * replicas of that connection's writes.
+ */
+async function runAcknowledged(
+  redis: Redis | Cluster,
+  name: ScriptName,
+  args: ScriptArg[],
+  wanted: ReplicaAcknowledgement,
+): Promise<unknown> {
+  const pipeline = redis.pipeline() as unknown as Pipeline;
+  pipeline[COMMAND_PREFIX + name]!(...args);
+  pipeline.wait(wanted.replicas, wanted.timeout);
+  const replies = await pipeline.exec();
+  if (replies === null || replies.length !== 2) throw new Error(`the ${name} pipeline got no reply`);
+  const [[scriptError, reply], [waitError, acknowledged]] = replies as [
+    [Error | null, unknown],
+    [Error | null, unknown],
+  ];
+  if (scriptError) throw scriptError;
+  if (waitError) throw waitError;
+  if (typeof acknowledged !== 'number' || acknowledged < wanted.replicas) {
+    throw new ReplicationLagError(name, Number(acknowledged) || 0, wanted);
+  }
+  return reply;
+}
+
+export type ScriptRunner = (
+  name: ScriptName,
+  keys: string[],
+  args: ScriptArg[],
+  acknowledgement?: ReplicaAcknowledgement,
+) => Promise<unknown>;

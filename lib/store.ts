@@ -16,7 +16,7 @@ import {
 import { type EpochStoreOptions, type StoreSettings, storeSettings } from './options.js';
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
-import { defineScripts, type ScriptName, type ScriptRunner } from './scripts.js';
+import { defineScripts, REVOKING, type ScriptName, type ScriptRunner } from './scripts.js';
 import {
   blankState,
   type RegenerateSource,
@@ -76,7 +76,8 @@ export class EpochStore extends EventEmitter {
 
   /** Runs a script, mapping Redis failures to SessionStoreUnavailableError (503). */
   script(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.call(this.#run(name, keys, args));
+    const acknowledgement = REVOKING.has(name) ? this.settings.waitForReplicas : undefined;
+    return this.call(this.#run(name, keys, args, acknowledgement));
   }
 
   /** Awaits a Redis command, reporting failures as `redis-error` and rethrowing them as SessionErrors. */
@@ -345,7 +346,7 @@ export class EpochStore extends EventEmitter {
     const redisKey = this.keys.anonymous(parsed.handle);
     const known = state?.externalKey === key && state.exists;
     if (known && json === state.dataJson) {
-      if (state.written) return;
+      if (state.written || touchBuysNothing(state, ttl, Date.now())) return;
       const touched = await this.call(redis.pexpire(redisKey, ttl));
       Object.assign(
         state,
@@ -413,6 +414,7 @@ export class EpochStore extends EventEmitter {
         Object.assign(state, { exists: false, revoked: { reason: REASONS.lifetime, at: new Date(now) } });
       return;
     }
+    if (mode === 'touch' && touchBuysNothing(state!, ttl, now)) return;
     // A rewrite records the device as this request shows it; a touch leaves the header alone.
     const createdAt = base.createdAt ?? base.loginTime;
     const meta =
@@ -499,6 +501,14 @@ export class EpochStore extends EventEmitter {
       [handle, reason],
     );
   }
+}
+
+/**
+ * A rolling touch moves the expiry by the time since the last read or write. Within half the
+ * cookie slack it buys nothing but a round trip, and the key still outlives the cookie.
+ */
+function touchBuysNothing(state: RequestState, ttl: number, now: number): boolean {
+  return state.expiresAt !== undefined && state.expiresAt >= now + ttl - COOKIE_SLACK / 2;
 }
 
 /** koa-session checks `_expire`; we derive it from the TTL instead of storing it. */

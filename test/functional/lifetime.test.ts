@@ -77,6 +77,28 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     expect(seen.some((line) => /^pexpire /i.test(line))).to.equal(true);
   });
 
+  it('skips a rolling touch that would move the expiry by less than half the cookie slack', async () => {
+    const t = makeApp({ rolling: true, maxAge: 60_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=bea').expect(200);
+    const key = await sessionKey(t.redis, 'bea');
+    const monitor = await newRedis().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_: string, args: string[], source: string) => {
+      if (source !== 'lua') seen.push(args.join(' '));
+    });
+    await agent.get('/whoami').expect(200);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    // The read's script may go out as EVAL the first time ioredis sends it, EVALSHA afterwards.
+    expect(
+      seen.filter((line) => /^eval/i.test(line)),
+      'the read, and no touch',
+    ).to.have.length(1);
+    expect(seen.some((line) => /^pexpire /i.test(line))).to.equal(false);
+    expect(await t.redis.pttl(key)).to.be.greaterThan(60_000);
+  });
+
   it('handles the maxAge koa-session passes: a number, "session" (bounded) and undefined', async () => {
     const numeric = makeApp({ maxAge: 120_000 });
     const a = numeric.agent();

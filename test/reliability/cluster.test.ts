@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import type { Context } from 'koa';
 import supertest from 'supertest';
+import { SessionStoreUnavailableError } from '../../lib/errors.js';
 import { userTag } from '../../lib/keys.js';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
 import { keySlot, type LocalCluster, startCluster } from '../support/cluster.js';
@@ -358,23 +359,35 @@ describe('Redis Cluster: a real local 3-master, 3-replica cluster (invariant 7)'
     }
   });
 
-  it('a rotate acknowledged just before its master dies, while the replica lags, still holds after the failover', async () => {
-    // Replication is asynchronous: rotate returns once the master has applied it. Stop the replica,
-    // fill the replication link (the replica's socket buffer, then the master's), rotate, kill the
-    // master, resume the replica: it is elected without the rotate unless rotate waited for it.
-    const t = makeApp({ redis: client as never }, routes);
+  it('with waitForReplicas, a rotate its lagging replica never acknowledged is refused, and the retry holds after the failover', async () => {
+    // Replication is asynchronous: without waitForReplicas, rotate returns once the master has
+    // applied it, and a master that dies before replicating it is replaced by a replica that never
+    // saw it (we watched the revoked session come back). With it, rotate is acknowledged only once a
+    // replica has it. Stop the replica, fill the replication link (its socket buffer, then the
+    // master's), rotate, kill the master, resume the replica so that it is elected.
+    const wanted = { replicas: 1, timeout: 300 };
+    const t = makeApp({ redis: client as never, waitForReplicas: wanted }, routes);
     const agent = supertest.agent(t.app.callback());
     await agent.post('/login?user=lagging-victim').expect(200);
     const tag = userTag('lagging-victim');
     const shard = await cluster.shard(keySlot(`sess:{${tag}}:e`));
     const replica = cluster.nodes.find((n) => n.port === shard.replicas[0])!;
+    expect(await t.sessions.rotate('lagging-witness'), 'a healthy shard acknowledges at once').to.equal(
+      false,
+    );
     replica.process.kill('SIGSTOP');
     let resumed = false;
     try {
       const filler = 'x'.repeat(100_000);
       for (let i = 0; i < 300; i++) await client.set(`{${tag}}:filler:${i}`, filler);
-      expect(await t.sessions.rotate('lagging-victim')).to.equal(true);
-      expect((await agent.get('/whoami').expect(200)).body.userId, 'revoked at once').to.equal(null);
+      const refused = await t.sessions.rotate('lagging-victim').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused, 'rotate is not acknowledged without a replica').to.be.instanceOf(
+        SessionStoreUnavailableError,
+      );
+      expect((refused as Error).message).to.match(/0 of 1 replica\(s\) acknowledged it within 300 ms/);
       await cluster.kill(shard.master);
       replica.process.kill('SIGCONT');
       resumed = true;
@@ -383,18 +396,27 @@ describe('Redis Cluster: a real local 3-master, 3-replica cluster (invariant 7)'
         async () => (await cluster.role(replica.port)) === 'master',
         20_000,
       );
-      const after = await until(
-        'the shard answers again',
-        async () => {
-          const res = await agent.get('/whoami');
-          return res.status === 200 ? res : false;
-        },
+      // The killed master comes back as the new master's replica, so WAIT can be satisfied again.
+      await cluster.restart(shard.master);
+      await cluster.converged();
+      const served = await agent.get('/whoami').expect(200);
+      // The caller does what the error says: it retries, and this time the rotate is acknowledged.
+      await until(
+        'the retried rotate is acknowledged',
+        async () =>
+          t.sessions.rotate('lagging-victim').then(
+            () => true,
+            () => false,
+          ),
         20_000,
       );
-      record('cluster failover, rotate then master killed while its replica lags', {
-        servedAfterFailover: after.body.userId ?? null,
+      const after = await agent.get('/whoami').expect(200);
+      record('cluster failover, rotate with waitForReplicas then master killed while its replica lags', {
+        firstRotate: 'refused (503)',
+        servedBeforeRetry: served.body.userId ?? null,
+        servedAfterRetry: after.body.userId ?? null,
       });
-      expect(after.body.userId, 'the revoked session is served again after the failover').to.equal(null);
+      expect(after.body.userId, 'the revoked session is served after the acknowledged retry').to.equal(null);
     } finally {
       if (!resumed) replica.process.kill('SIGCONT');
     }

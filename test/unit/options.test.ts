@@ -34,6 +34,8 @@ describe('options (unit)', () => {
     ['httpOnly', { httpOnly: 'true' }, /httpOnly must be a boolean/],
     ['companionCookie', { companionCookie: 'sid' }, /companionCookie/],
     ['onLogin', { onLogin: 'notify' }, /onLogin must be a function/],
+    ['waitForReplicas', { waitForReplicas: { replicas: 1, timeout: 0 } }, /waitForReplicas must be/],
+    ['waitForReplicas', { waitForReplicas: 1 }, /waitForReplicas must be/],
   ];
   for (const [name, options, message] of cases) {
     it(`refuses a bad ${name} at start-up, naming it`, () => {
