@@ -31,7 +31,7 @@ export function adminFor(store: EpochStore): SessionAdmin {
     const tag = userTag(userId);
     const reply = await store.script(
       'rotate',
-      [keys.epoch(tag), keys.registry(tag), keys.rotationReason(tag), keys.devices(tag)],
+      [keys.epoch(tag), keys.rotationReason(tag)],
       [encodeReason(reason, Date.now())],
     );
     if (reply !== 0 && reply !== 1) throw badReply('rotate', reply);

@@ -114,16 +114,18 @@ if ARGV[2] ~= '' then redis.pcall('SET', KEYS[4], ARGV[2], 'PX', left) end
 return 1`;
 
 /**
- * Sign a user out everywhere: one write, whatever the number of sessions. KEYS: epoch, registry,
- * rotation reason, devices. ARGV: reason value. The registry is dropped with UNLINK, so a large
- * one is freed off the main thread and rotate stays flat. Reply: 1 if the user had an epoch, else 0.
+ * Sign a user out everywhere: one write, whatever the number of sessions. KEYS: epoch, rotation
+ * reason. ARGV: reason value. Only the epoch key goes: the registry and device hash stay, and the
+ * scripts that read them (list, a login under maxSessions) drop every entry whose session is not
+ * under the current epoch. Dropping a 100,000-entry registry here, even with UNLINK, made rotate
+ * grow with the user's sessions (docs/benchmarks.md). Reply: 1 if the user had an epoch, else 0.
  */
 const rotate = `
 local horizon = redis.call('PTTL', KEYS[1])
-redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[4])
+redis.call('UNLINK', KEYS[1])
 if horizon == -2 then return 0 end
 -- pcall: the rotation is done; a full Redis may refuse the reason, never the revocation.
-if horizon > 0 then redis.pcall('SET', KEYS[3], ARGV[1], 'PX', horizon) end
+if horizon > 0 then redis.pcall('SET', KEYS[2], ARGV[1], 'PX', horizon) end
 return 1`;
 
 /**
@@ -143,6 +145,8 @@ local epochValue = redis.call('GET', KEYS[1])
 if not epochValue then
   epochValue = ARGV[1]
   redis.call('SET', KEYS[1], epochValue, 'PX', ttl)
+  -- A new epoch: whatever the registry lists (left by a rotate, or by a lost epoch key) is dead.
+  redis.call('UNLINK', KEYS[3], KEYS[4])
 end
 local session = KEYS[2] .. ${EPOCH} .. ':'
 if ARGV[9] ~= '' then
@@ -254,7 +258,7 @@ export const SCRIPTS = {
   takeLegacy: { keys: 1, lua: takeLegacy },
   writeUser: { keys: 4, lua: writeUser },
   endUser: { keys: 4, lua: endUser },
-  rotate: { keys: 4, lua: rotate },
+  rotate: { keys: 2, lua: rotate },
   login: { keys: 4, lua: login },
   logoutOthers: { keys: 5, lua: logoutOthers },
   list: { keys: 4, lua: list },

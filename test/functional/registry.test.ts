@@ -118,6 +118,23 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect((await phone.get('/whoami')).body.userId).to.equal(null);
   });
 
+  it('rotate leaves the registry alone, and the first login under the new epoch starts a fresh one', async () => {
+    const t = makeApp({ registry: true });
+    const laptop = t.agent();
+    const phone = t.agent();
+    await laptop.post('/login?user=ida').expect(200);
+    await phone.post('/login?user=ida').expect(200);
+    expect(await t.redis.zcard(registryKey('ida'))).to.equal(2);
+    expect(await t.sessions.rotate('ida')).to.equal(true);
+    // rotate touched only the epoch key; the entries it left are dead, and the next login drops them.
+    expect(await t.redis.zcard(registryKey('ida'))).to.equal(2);
+    const res = await phone.post('/login?user=ida').expect(200);
+    // Checked before any list(), which would prune the dead entries itself.
+    expect(await t.redis.zrange(registryKey('ida'), 0, -1)).to.deep.equal([res.body.login.sessionId]);
+    expect(await t.sessions.list('ida')).to.have.length(1);
+    expect((await laptop.get('/whoami')).body.userId).to.equal(null);
+  });
+
   it('the next write prunes stale entries and re-adds its own session', async () => {
     const t = makeApp({ registry: true });
     const agent = t.agent();

@@ -1,15 +1,22 @@
 // A Koa app wired with createSessions, driven through app.callback() by supertest: no listening port.
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import Koa, { type Context } from 'koa';
 import supertest from 'supertest';
 import { createSessions, type EpochSessionOptions, type Sessions } from '../../lib/index.js';
-import { testRedisUrl } from './hooks.js';
+import { testClusterNodes, testRedisUrl } from './hooks.js';
 
 export const APP_KEYS = ['test-signing-key-1'];
 const clients: Redis[] = [];
 
+/**
+ * A client of the suite's Redis. Under `KES_TEST_CLUSTER=1` it is an ioredis Cluster client of a
+ * local cluster, typed as Redis: the tests only send it single-key commands, which route by key.
+ */
 export function newRedis(options: RedisOptions = {}): Redis {
-  const client = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, ...options });
+  const nodes = testClusterNodes();
+  const client = nodes
+    ? (new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1, ...options } }) as unknown as Redis)
+    : new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, ...options });
   clients.push(client);
   return client;
 }
