@@ -130,7 +130,7 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect(await t.redis.zcard(registryKey('ida'))).to.equal(2);
     const res = await phone.post('/login?user=ida').expect(200);
     // Checked before any list(), which would prune the dead entries itself.
-    expect(await t.redis.zrange(registryKey('ida'), 0, -1)).to.deep.equal([res.body.login.sessionId]);
+    expect(await t.redis.zrange(registryKey('ida'), '0', '-1')).to.deep.equal([res.body.login.sessionId]);
     expect(await t.sessions.list('ida')).to.have.length(1);
     expect((await laptop.get('/whoami')).body.userId).to.equal(null);
   });
