@@ -1,28 +1,22 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { closeClients, makeApp, newRedis } from '../support/app.js';
+import { allKeys, commandStats, resetStats, watchCommands } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
 
 async function sessionKey(redis: Redis, user: string): Promise<string> {
-  const keys = (await redis.keys(`sess:{${tag(user)}}:*:*`)).filter((k) => !k.includes(':x:'));
+  const keys = (await allKeys(redis, `sess:{${tag(user)}}:*:*`)).filter((k) => !k.includes(':x:'));
   expect(keys).to.have.length(1);
   return keys[0]!;
 }
 
 /** Counts the commands Redis ran while `work` ran, from INFO commandstats. */
 async function commandCounts(redis: Redis, work: () => Promise<unknown>): Promise<Record<string, number>> {
-  const read = async () => {
-    const info = await redis.info('commandstats');
-    const counts: Record<string, number> = {};
-    for (const [, name, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-      counts[name!] = Number(calls);
-    return counts;
-  };
-  await redis.config('RESETSTAT');
-  const before = await read();
+  await resetStats(redis);
+  const before = await commandStats(redis);
   await work();
-  const after = await read();
+  const after = await commandStats(redis);
   const delta: Record<string, number> = {};
   for (const [name, calls] of Object.entries(after)) {
     const d = calls - (before[name] ?? 0);
@@ -40,17 +34,12 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     await agent.post('/login?user=amy').expect(200);
     await agent.get('/whoami').expect(200); // scripts loaded
     // MONITOR shows the commands clients send; those run inside a script come from "lua".
-    const monitor = await newRedis().monitor();
-    const sent: string[] = [];
-    monitor.on('monitor', (_: string, args: string[], source: string) => {
-      if (source !== 'lua') sent.push(args[0]!.toLowerCase());
-    });
+    const monitor = await watchCommands(t.redis);
     for (let i = 0; i < 10; i++) await agent.get('/whoami').expect(200);
-    await new Promise((r) => setTimeout(r, 50));
-    monitor.disconnect();
+    const sent = (await monitor.stop()).filter((c) => c.source !== 'lua').map((c) => c.name);
     expect(sent).to.deep.equal(Array(10).fill('evalsha'));
     // INFO commandstats agrees: ten script calls, whose GET/PTTL run inside Redis.
-    const counts = await commandCounts(newRedis(), async () => {
+    const counts = await commandCounts(t.redis, async () => {
       for (let i = 0; i < 10; i++) await agent.get('/whoami').expect(200);
     });
     expect(counts.evalsha).to.equal(10);
@@ -64,12 +53,9 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     const key = await sessionKey(t.redis, 'ben');
     await t.redis.pexpire(key, 30_000);
     const before = await t.redis.get(key);
-    const monitor = await newRedis().monitor();
-    const seen: string[] = [];
-    monitor.on('monitor', (_: string, args: string[]) => seen.push(args.join(' ')));
+    const monitor = await watchCommands(t.redis);
     await agent.get('/whoami').expect(200);
-    await new Promise((r) => setTimeout(r, 50));
-    monitor.disconnect();
+    const seen = (await monitor.stop()).map((c) => c.args.join(' '));
     expect(await t.redis.get(key)).to.equal(before);
     expect(await t.redis.pttl(key)).to.be.greaterThan(60_000);
     const writes = seen.filter((line) => /^(set|setrange) /i.test(line));
@@ -82,14 +68,9 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     const agent = t.agent();
     await agent.post('/login?user=bea').expect(200);
     const key = await sessionKey(t.redis, 'bea');
-    const monitor = await newRedis().monitor();
-    const seen: string[] = [];
-    monitor.on('monitor', (_: string, args: string[], source: string) => {
-      if (source !== 'lua') seen.push(args.join(' '));
-    });
+    const monitor = await watchCommands(t.redis);
     await agent.get('/whoami').expect(200);
-    await new Promise((r) => setTimeout(r, 50));
-    monitor.disconnect();
+    const seen = (await monitor.stop()).filter((c) => c.source !== 'lua').map((c) => c.args.join(' '));
     // The read's script may go out as EVAL the first time ioredis sends it, EVALSHA afterwards.
     expect(
       seen.filter((line) => /^eval/i.test(line)),
@@ -132,7 +113,9 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     const long = makeApp({ maxAge: 600_000 });
     await long.agent().post('/login?user=eli').expect(200);
     const epochTtl = await t.redis.pttl(epochKey);
-    for (const key of (await t.redis.keys(`sess:{${tag('eli')}}:*:*`)).filter((k) => !k.includes(':x:'))) {
+    for (const key of (await allKeys(t.redis, `sess:{${tag('eli')}}:*:*`)).filter(
+      (k) => !k.includes(':x:'),
+    )) {
       expect(epochTtl).to.be.at.least(await t.redis.pttl(key));
     }
     expect(epochTtl).to.be.greaterThan(600_000);

@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import { closeClients, cookieValue, Gate, makeApp, type TestApp } from '../support/app.js';
+import { allKeys, watchCommands } from '../support/redis-view.js';
 
 /**
  * Session keys still reachable: those under their user's current epoch. Keys of an earlier epoch
  * may linger until their TTL, but no cookie can reach them (that is the mechanism).
  */
 async function liveSessionKeys(t: TestApp): Promise<string[]> {
-  const keys = (await t.redis.keys('sess:{*}:*:*')).filter((k) => !/:x:/.test(k));
+  const keys = (await allKeys(t.redis, 'sess:{*}:*:*')).filter((k) => !/:x:/.test(k));
   const live: string[] = [];
   for (const key of keys) {
     const [, tag, epoch] = /^sess:\{([^}]+)\}:([^:]+):/.exec(key)!;
@@ -50,12 +51,9 @@ describe('revocation: rotate, logout and logoutOthers (invariants 1, 2 and 6)', 
   it('rotate costs one script call whatever the number of sessions', async () => {
     const t = makeApp();
     for (let i = 0; i < 25; i++) await t.agent().post('/login?user=carol').expect(200);
-    const monitor = await t.redis.duplicate().monitor();
-    const commands: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args[0]!.toLowerCase()));
+    const monitor = await watchCommands(t.redis);
     await t.sessions.rotate('carol');
-    await new Promise((r) => setTimeout(r, 50)); // let MONITOR deliver what it saw
-    monitor.disconnect();
+    const commands = (await monitor.stop()).map((c) => c.name);
     expect(commands.filter((c) => c === 'evalsha' || c === 'eval')).to.have.length(1);
     expect(commands.filter((c) => c === 'scan' || c === 'keys')).to.have.length(0);
   });
@@ -202,7 +200,7 @@ describe('revocation: rotate, logout and logoutOthers (invariants 1, 2 and 6)', 
     gate.release();
     await response;
     expect(await liveSessionKeys(t)).to.deep.equal([]);
-    expect(await t.redis.keys('sess:a:*')).to.deep.equal([], 'no anonymous copy of the revoked data');
+    expect(await allKeys(t.redis, 'sess:a:*')).to.deep.equal([], 'no anonymous copy of the revoked data');
     expect((await agent.get('/whoami')).body).to.deep.include({ userId: null, data: {} });
   });
 
