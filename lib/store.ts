@@ -346,7 +346,7 @@ export class EpochStore extends EventEmitter {
     const redisKey = this.keys.anonymous(parsed.handle);
     const known = state?.externalKey === key && state.exists;
     if (known && json === state.dataJson) {
-      if (state.written || touchBuysNothing(state, ttl, Date.now())) return;
+      if (state.written) return;
       const touched = await this.call(redis.pexpire(redisKey, ttl));
       Object.assign(
         state,
