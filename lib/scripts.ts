@@ -24,7 +24,7 @@ end`;
 
 /**
  * Read a signed-in session. KEYS: epoch, base, session reason, rotation reason.
- * ARGV: handle, now, last-seen throttle (0: registry off), now as a base36 stamp.
+ * ARGV: handle, now (ms), last-seen throttle in ms (0: registry off), now as a header stamp.
  * Reply: {1, epochValue, value, pttl} or {0, sessionReason|false, rotationReason|false}.
  */
 const readUser = `
@@ -38,7 +38,9 @@ if epochValue then
     -- 123 is '{': values without a registry header carry no last-seen stamp.
     if throttle > 0 and string.byte(value, 1) ~= 123 then
       local seen = tonumber(string.sub(value, 1, ${STAMP_LENGTH}), 36)
-      if seen and tonumber(ARGV[2]) - seen >= throttle then
+      -- The stamp is in whole seconds: count from the end of its second, so that a refresh never
+      -- comes sooner than the throttle.
+      if seen and tonumber(ARGV[2]) - (seen + 1) * 1000 >= throttle then
         -- pcall: a full Redis (noeviction) must not turn a read into a failure over "last seen".
         redis.pcall('SETRANGE', key, 0, ARGV[4])
       end

@@ -4,15 +4,18 @@ import { createHash } from 'node:crypto';
 /**
  * Two layouts, told apart by the first byte:
  *
- *   registry off: `{...data}`                                      (koa-session's JSON, minus `_expire`)
- *   registry on:  `<lastSeen:8><createdAt:8><device:11>\n{...data}`  (times in base36 ms)
+ *   registry off: `{...data}`                                    (koa-session's JSON, minus `_expire`)
+ *   registry on:  `<lastSeen:7><createdAt:7><device:6>{...data}`  (times in base36 Unix seconds)
  *
  * `_expire` is not stored: it is derived from the key's PTTL on read, so a rolling touch of
  * unchanged data is a PEXPIRE, not a rewrite (SPEC section 6). The last-seen stamp has a fixed
  * width at offset 0 so the read script can refresh it with SETRANGE, which keeps the TTL and
  * costs no extra round trip. The IP and user agent live once per user and device in the
- * registry's device hash, named here by an 11-character reference: a user agent is ~120 bytes,
- * and most of a user's sessions share one. JSON.stringify never emits a raw newline.
+ * registry's device hash, named here by a 6-character reference: a user agent is ~120 bytes,
+ * and most of a user's sessions share one. The header is kept this short because it is paid once
+ * per session: seconds are precise enough for a devices page, 7 base36 digits of them last until
+ * the year 4434, and a 36-bit reference only has to tell apart one user's devices. It needs no
+ * separator: it has a fixed width, and the JSON after it starts with `{`.
  */
 export type SessionData = Record<string, unknown>;
 
@@ -36,16 +39,24 @@ export interface StoredHeader {
   deviceRef: string;
 }
 
-export const STAMP_LENGTH = 8;
-export const DEVICE_REF_LENGTH = 11;
+export const STAMP_LENGTH = 7;
+export const DEVICE_REF_LENGTH = 6;
 export const HEADER_LENGTH = 2 * STAMP_LENGTH + DEVICE_REF_LENGTH;
 const MAX_USER_AGENT = 256;
 const MAX_IP = 64;
-const STAMP = /^[0-9a-z]{8}$/;
-const REF = /^[A-Za-z0-9_-]{11}$/;
+const STAMP = /^[0-9a-z]{7}$/;
+const REF = /^[A-Za-z0-9_-]{6}$/;
 
+/** A time in ms as the header stores it: whole Unix seconds, base36, fixed width. */
 export function stamp(time: number): string {
-  return Math.floor(time).toString(36).padStart(STAMP_LENGTH, '0');
+  return Math.floor(time / 1000)
+    .toString(36)
+    .padStart(STAMP_LENGTH, '0');
+}
+
+/** The time a stamp stands for, in ms: the start of its second. */
+function unstamp(text: string): number {
+  return Number.parseInt(text, 36) * 1000;
 }
 
 /** The data as koa-session hands it to `set`, minus the expiry we derive from the TTL. */
@@ -63,7 +74,7 @@ export function deviceRecord(meta: DeviceMeta): { ref: string; value: string } {
 
 export function encodeValue(json: string, meta: DeviceMeta | undefined, now: number): string {
   if (meta === undefined) return json;
-  return `${stamp(now)}${stamp(meta.createdAt)}${deviceRecord(meta).ref}\n${json}`;
+  return `${stamp(now)}${stamp(meta.createdAt)}${deviceRecord(meta).ref}${json}`;
 }
 
 /** Parses a stored value; anything malformed gives `undefined` (a fresh session), never a throw. */
@@ -71,8 +82,8 @@ export function decodeValue(raw: string): StoredValue | undefined {
   try {
     if (raw.startsWith('{')) return { dataJson: raw, data: asObject(JSON.parse(raw)), header: undefined };
     const header = decodeHeader(raw.slice(0, HEADER_LENGTH));
-    if (header === undefined || raw[HEADER_LENGTH] !== '\n') return undefined;
-    const json = raw.slice(HEADER_LENGTH + 1);
+    if (header === undefined || raw[HEADER_LENGTH] !== '{') return undefined;
+    const json = raw.slice(HEADER_LENGTH);
     return { dataJson: json, data: asObject(JSON.parse(json)), header };
   } catch {
     return undefined;
@@ -84,7 +95,7 @@ export function decodeHeader(header: string): StoredHeader | undefined {
   const created = header.slice(STAMP_LENGTH, 2 * STAMP_LENGTH);
   const deviceRef = header.slice(2 * STAMP_LENGTH);
   if (!STAMP.test(lastSeen) || !STAMP.test(created) || !REF.test(deviceRef)) return undefined;
-  return { lastSeenAt: Number.parseInt(lastSeen, 36), createdAt: Number.parseInt(created, 36), deviceRef };
+  return { lastSeenAt: unstamp(lastSeen), createdAt: unstamp(created), deviceRef };
 }
 
 /** A device hash entry: `[ip, userAgent]`, or empty strings when it is missing or malformed. */
