@@ -109,10 +109,16 @@ function fail(message: string): never {
   throw new TypeError(`koa-epoch-session: ${message}`);
 }
 
+/**
+ * The longest duration any option may set, 100 years: far beyond a session, and far below what
+ * Redis accepts for PX, so no setting can make every write fail at run time.
+ */
+export const MAX_DURATION = 100 * 365.25 * 24 * 3600_000;
+
 function positiveMs(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    fail(`${name} must be a positive number of milliseconds`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_DURATION) {
+    fail(`${name} must be a whole number of milliseconds, from 1 to ${MAX_DURATION} (100 years)`);
   }
   return value;
 }

@@ -59,11 +59,12 @@ return {value, redis.call('PTTL', KEYS[1])}`;
 /**
  * Take a legacy (koa-redis, connect-redis) session out of its old key: read it and delete it in
  * one step, so a moved legacy key can never be used again. KEYS: legacy key.
- * Reply: {value, pttl} or false.
+ * Reply: {value, pttl}, or false when there is no string under that key.
  */
 const takeLegacy = `
+-- Only a string can be a legacy session: anything else is another application's key, left alone.
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return false end
 local value = redis.call('GET', KEYS[1])
-if not value then return false end
 local pttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
 return {value, pttl}`;
@@ -238,7 +239,9 @@ local out = {}
 local used = {}
 for _, handle in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   local value = redis.call('GET', session .. handle)
-  if value and string.byte(value, 1) ~= 123 then
+  -- Listed: values with a header (they do not start with '{', 123) that the JSON's '{' follows.
+  -- Any other value reads as a fresh session, so it is no device.
+  if value and string.byte(value, 1) ~= 123 and string.byte(value, ${HEADER_LENGTH + 1}) == 123 then
     local ref = string.sub(value, ${2 * STAMP_LENGTH + 1}, ${HEADER_LENGTH})
     used[ref] = true
     out[#out + 1] = handle

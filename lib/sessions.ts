@@ -73,6 +73,13 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       'koa-epoch-session: signed cookies need app.keys; set app.keys = [secret] before createSessions(), or pass signed: false',
     );
   }
+  if (!cookie.signed && store.settings.legacy) {
+    // A legacy cookie names its Redis key: unsigned, a visitor could make the store read, adopt
+    // and delete any key under legacy.prefix.
+    throw new TypeError(
+      'koa-epoch-session: legacy needs signed cookies; remove signed: false or the legacy option',
+    );
+  }
   const sessionMiddleware = koaSession(
     { ...cookie, store, genid: store.genid, externalKey: sessionCookie(cookie) },
     app,
@@ -211,8 +218,18 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
         ctx,
       );
     })().catch((error: unknown) => {
-      // The login has happened; the hook's failure is reported, never swallowed.
-      ctx.app.emit('error', error, ctx);
+      // The login has happened; the hook's failure is reported, never swallowed. Koa's default
+      // error listener throws on a non-Error, and nothing awaits this promise: wrap the value,
+      // and keep a throwing listener from becoming an unhandled rejection that ends the process.
+      const reported =
+        error instanceof Error
+          ? error
+          : new SessionError('koa-epoch-session: onLogin failed', { cause: error });
+      try {
+        ctx.app.emit('error', reported, ctx);
+      } catch (listenerError) {
+        console.error(listenerError);
+      }
     });
   }
 

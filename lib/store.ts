@@ -13,7 +13,7 @@ import {
   sessionHandle,
   userTag,
 } from './keys.js';
-import { type EpochStoreOptions, type StoreSettings, storeSettings } from './options.js';
+import { type EpochStoreOptions, MAX_DURATION, type StoreSettings, storeSettings } from './options.js';
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
 import { defineScripts, REVOKING, type ScriptName, type ScriptRunner } from './scripts.js';
@@ -120,9 +120,9 @@ export class EpochStore extends EventEmitter {
   ttl(maxAge: number | 'session' | undefined): number {
     const value = maxAge ?? this.settings.maxAge;
     if (value === 'session') return this.settings.browserSessionTtl;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    if (typeof value !== 'number' || !(value > 0 && value <= MAX_DURATION)) {
       throw new TypeError(
-        'koa-epoch-session: maxAge must be a positive number of milliseconds, "session" or undefined',
+        'koa-epoch-session: maxAge must be a positive number of milliseconds up to 100 years, "session" or undefined',
       );
     }
     return Math.ceil(value);

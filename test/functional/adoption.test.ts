@@ -10,10 +10,10 @@ import { testClusterNodes, testRedisUrl } from '../support/hooks.js';
 import { allKeys } from '../support/redis-view.js';
 
 /** The app as it was: koa-session with koa-redis, the user id kept in the session. */
-function legacyApp(store: unknown) {
+function legacyApp(store: unknown, genid?: () => string) {
   const app = new Koa();
   app.keys = APP_KEYS;
-  app.use(session({ store, maxAge: 3_600_000 } as never, app));
+  app.use(session({ store, genid, maxAge: 3_600_000 } as never, app));
   app.use(async (ctx) => {
     if (ctx.path === '/login') ctx.session!.userId = String(ctx.query.user);
     if (ctx.path === '/cart') ctx.session!.cart = 'three apples';
@@ -93,6 +93,24 @@ describe('adoption from koa-redis without logging anyone out (issue 7)', () => {
     expect((await supertest(next.app.callback()).get('/').set('Cookie', aliceCookie)).body.userId).to.equal(
       null,
     );
+  });
+
+  it("leaves a key that is not a string alone: another application's data is neither adopted nor deleted", async () => {
+    // A signed cookie that names some other application's hash (the cookie is genuine here; the
+    // point is what the store does with a key it did not expect).
+    const old = legacyApp(store, () => 'other-app:hash:1');
+    const visitor = supertest.agent(old.callback());
+    await visitor.get('/login?user=mallory').expect(200);
+    const redis = newRedis();
+    await redis.del('other-app:hash:1');
+    await redis.hset('other-app:hash:1', 'userId', 'alice');
+    await redis.pexpire('other-app:hash:1', 60_000);
+
+    const next = adoptingApp();
+    const res = await supertest(next.app.callback()).get('/').set('Cookie', jarCookies(visitor)).expect(200);
+    expect(res.body).to.deep.include({ userId: null, data: {} });
+    expect(await redis.type('other-app:hash:1')).to.equal('hash');
+    expect(await redis.hget('other-app:hash:1', 'userId')).to.equal('alice');
   });
 });
 

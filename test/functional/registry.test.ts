@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Context } from 'koa';
 import { SessionLimitError } from '../../lib/index.js';
 import { closeClients, cookieValue, makeApp } from '../support/app.js';
+import { allKeys } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
 const registryKey = (id: string) => `sess:{${tag(id)}}:r`;
@@ -135,6 +136,19 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect((await laptop.get('/whoami')).body.userId).to.equal(null);
   });
 
+  it('does not list a session whose value has no readable header, since a read treats it as a fresh session', async () => {
+    const t = makeApp({ registry: true });
+    const agent = t.agent();
+    await agent.post('/login?user=kim').expect(200);
+    const [live] = await t.sessions.list('kim');
+    const sessionKey = (await allKeys(t.redis, `sess:{${tag('kim')}}:*:${live!.id}`))[0]!;
+    // A second session of kim in the earlier, 29-byte header layout (times in ms, a newline).
+    const oldKey = sessionKey.replace(live!.id, 'old-layout-handl');
+    await t.redis.set(oldKey, '0000000100000002AAAAAAAAAAA\n{"a":1}', 'PX', 60_000);
+    await t.redis.zadd(registryKey('kim'), Date.now() + 60_000, 'old-layout-handl');
+    expect((await t.sessions.list('kim')).map((s) => s.id)).to.deep.equal([live!.id]);
+  });
+
   it('the next write prunes stale entries and re-adds its own session', async () => {
     const t = makeApp({ registry: true });
     const agent = t.agent();
@@ -184,6 +198,36 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect(reported).to.have.length(1);
     expect(String((reported[0] as unknown[])[0])).to.include('mailer down');
     expect(await t.sessions.list('ivy')).to.have.length(2, 'the login happened anyway');
+  });
+
+  it('an onLogin hook that throws a non-Error is reported as an Error, and the default Koa listener does not end the process', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      let calls = 0;
+      const t = makeApp({
+        registry: true,
+        onLogin: async () => {
+          calls++;
+          throw { code: 'MAILER_DOWN' };
+        },
+      });
+      // No app.on('error'): Koa's own onerror runs, and it throws on anything but an Error.
+      await t.agent().post('/login?user=ned').expect(200);
+      while (calls === 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(rejections).to.deep.equal([]);
+
+      const reported: unknown[] = [];
+      t.app.on('error', (error: unknown) => reported.push(error));
+      await t.agent().post('/login?user=ned').expect(200);
+      while (reported.length === 0) await new Promise((r) => setTimeout(r, 10));
+      expect(reported[0]).to.be.instanceOf(Error);
+      expect((reported[0] as Error).cause).to.deep.equal({ code: 'MAILER_DOWN' });
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 
   it('absoluteMaxAge ends a rolling session on time however often it is touched, and says why', async () => {

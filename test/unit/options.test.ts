@@ -16,8 +16,11 @@ describe('options (unit)', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['redis', { redis: {} }, /redis must be an ioredis/],
     ['prefix', { prefix: 'a{b}' }, /prefix must be a string without/],
-    ['maxAge', { maxAge: -1 }, /maxAge must be a positive number/],
-    ['maxAge', { maxAge: 'forever' }, /maxAge must be a positive number/],
+    ['maxAge', { maxAge: -1 }, /maxAge must be a whole number of milliseconds/],
+    ['maxAge', { maxAge: 'forever' }, /maxAge must be/],
+    ['maxAge', { maxAge: 1e20 }, /maxAge must be a whole number of milliseconds, from 1 to/],
+    ['browserSessionTtl', { browserSessionTtl: 3_600_000.5 }, /browserSessionTtl must be a whole number/],
+    ['absoluteMaxAge', { absoluteMaxAge: 1.5 }, /absoluteMaxAge must be a whole number/],
     ['browserSessionTtl', { browserSessionTtl: 0 }, /browserSessionTtl/],
     ['absoluteMaxAge', { absoluteMaxAge: Number.NaN }, /absoluteMaxAge/],
     ['lastSeenInterval', { lastSeenInterval: '1m' }, /lastSeenInterval/],
@@ -46,6 +49,14 @@ describe('options (unit)', () => {
   it('refuses to start without app.keys while cookies are signed', () => {
     expect(() => createSessions(app(false), { redis })).to.throw(TypeError, /app\.keys/);
     expect(() => createSessions(app(false), { redis, signed: false })).to.not.throw();
+  });
+
+  it('refuses legacy adoption with unsigned cookies, whose values would name any Redis key', () => {
+    expect(() => createSessions(app(false), { redis, signed: false, legacy: { prefix: '' } })).to.throw(
+      TypeError,
+      /legacy needs signed cookies/,
+    );
+    expect(() => createSessions(app(), { redis, legacy: { prefix: '' } })).to.not.throw();
   });
 
   it('refuses an ioredis keyPrefix that would break the hash tag', () => {
