@@ -115,9 +115,15 @@ function fail(message: string): never {
  */
 export const MAX_DURATION = 100 * 365.25 * 24 * 3600_000;
 
+/** A duration in ms that Redis can take as a TTL: positive and at most MAX_DURATION. */
+export function isDuration(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && value <= MAX_DURATION;
+}
+
 function positiveMs(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_DURATION) {
+  // Options must be whole: a fraction would reach PX unrounded, and Redis refuses it.
+  if (!isDuration(value) || !Number.isInteger(value)) {
     fail(`${name} must be a whole number of milliseconds, from 1 to ${MAX_DURATION} (100 years)`);
   }
   return value;

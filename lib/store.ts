@@ -13,7 +13,7 @@ import {
   sessionHandle,
   userTag,
 } from './keys.js';
-import { type EpochStoreOptions, MAX_DURATION, type StoreSettings, storeSettings } from './options.js';
+import { type EpochStoreOptions, isDuration, type StoreSettings, storeSettings } from './options.js';
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
 import { defineScripts, REVOKING, type ScriptName, type ScriptRunner } from './scripts.js';
@@ -120,7 +120,7 @@ export class EpochStore extends EventEmitter {
   ttl(maxAge: number | 'session' | undefined): number {
     const value = maxAge ?? this.settings.maxAge;
     if (value === 'session') return this.settings.browserSessionTtl;
-    if (typeof value !== 'number' || !(value > 0 && value <= MAX_DURATION)) {
+    if (!isDuration(value)) {
       throw new TypeError(
         'koa-epoch-session: maxAge must be a positive number of milliseconds up to 100 years, "session" or undefined',
       );
@@ -186,7 +186,10 @@ export class EpochStore extends EventEmitter {
     const reply = await this.script(
       'readUser',
       [keys.epoch(tag), keys.userBase(tag), keys.sessionReason(tag, parsed.handle), keys.rotationReason(tag)],
-      [parsed.handle, now, settings.registry ? settings.lastSeenInterval : 0, stamp(now)],
+      // The stamp is only written with the registry on; without it, the read sends nothing extra.
+      settings.registry
+        ? [parsed.handle, now, settings.lastSeenInterval, stamp(now)]
+        : [parsed.handle, now, 0, ''],
     );
     if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw badReply('readUser', reply);
     const lifetimeEnd = this.lifetimeEnd(parsed.loginTime);
