@@ -38,6 +38,18 @@ export function checkRedisUrl(url: string): void {
   if (protocol !== 'redis:' && protocol !== 'rediss:') {
     throw new CliError(`REDIS_URL must start with redis:// or rediss:// (got ${protocol}//)`, EXIT.usage);
   }
+  const db = new URL(url).pathname.slice(1);
+  if (db !== '' && !/^[0-9]{1,5}$/.test(db)) {
+    throw new CliError(
+      `REDIS_URL names database ${JSON.stringify(db)}; it must be a number, as in redis://host:6379/2`,
+      EXIT.usage,
+    );
+  }
+}
+
+/** The database a REDIS_URL names (its path), 0 when it names none. */
+function databaseOf(url: string): number {
+  return Number(new URL(url).pathname.slice(1) || 0);
 }
 
 /**
@@ -74,6 +86,24 @@ export async function connectAdmin(url: string, prefix: string | undefined): Pro
     throw new CliError(`cannot connect to Redis at ${redactUrl(url)}: ${reason}`, EXIT.unavailable, {
       cause: cause ?? error,
     });
+  }
+  // ioredis reports a failed SELECT only as an 'error' event and goes on in database 0, where a
+  // rotate would sign out someone else's users: select again, and stop before any command if it fails.
+  const db = databaseOf(url);
+  if (db !== 0) {
+    try {
+      await redis.select(db);
+    } catch (error) {
+      await closeRedis(redis);
+      const reason = `${(error as Error).message}; nothing was written`;
+      throw new CliError(
+        `cannot use database ${db} of the Redis at ${redactUrl(url)}: ${reason}`,
+        EXIT.unavailable,
+        {
+          cause: error,
+        },
+      );
+    }
   }
   return admin;
 }

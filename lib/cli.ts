@@ -25,7 +25,7 @@ import {
   REASON_RULE,
   statsText,
 } from './cli-output.js';
-import { assertUserId, isHandle } from './keys.js';
+import { assertUserId, HANDLE_LENGTH, isHandle } from './keys.js';
 import { assertReason, REASONS } from './revocation.js';
 
 /** What a command produced: the exit code, and what to print with and without --json. */
@@ -48,7 +48,24 @@ interface Request {
   progress: boolean;
 }
 
+/**
+ * A session id is base64url, so one in 64 starts with "-" and parseArgs would take it for an
+ * option. A token of a handle's shape is never an option (the longest one has 10 characters), so it
+ * is marked as an argument before parsing. NUL cannot occur in an argv string: the mark is unambiguous.
+ */
+const HANDLE_SHAPED = new RegExp(`^-[A-Za-z0-9_-]{${HANDLE_LENGTH - 1}}$`);
+const MARK = '\0';
+const unmark = (value: string) => (value.startsWith(MARK) ? value.slice(MARK.length) : value);
+
 function parse(argv: string[]) {
+  const { values, positionals } = parseMarked(argv.map((a) => (HANDLE_SHAPED.test(a) ? MARK + a : a)));
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value === 'string') (values as Record<string, unknown>)[name] = unmark(value);
+  }
+  return { values, positionals: positionals.map(unmark) };
+}
+
+function parseMarked(argv: string[]) {
   try {
     return parseArgs({
       args: argv,

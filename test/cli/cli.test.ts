@@ -195,6 +195,24 @@ describe('operator CLI: koa-epoch-session', function () {
       expect(await whoami(kept)).to.include({ userId: null, revoked: 'revoked' });
     });
 
+    it('revokes a session whose id starts with "-", as list prints it, without "--"', async () => {
+      // Handles are base64url: one in 64 starts with "-", which parseArgs used to take for an option.
+      const t = makeApp({ registry: true });
+      let target: string | undefined;
+      for (let i = 0; i < 1000 && target === undefined; i++) {
+        await signIn(t, 'alice', `device-${i}`);
+        target = (await t.sessions.list('alice')).find((s) => s.id.startsWith('-'))?.id;
+      }
+      expect(target, 'a handle that starts with "-" within 1000 sign-ins').to.be.a('string');
+      const result = await cliJson(['revoke', 'alice', target!, '--reason', 'device lost']);
+      expect(result.code).to.equal(0, result.stderr);
+      expect(result.json).to.include({ sessionId: target, revoked: true });
+      expect((await t.sessions.list('alice')).map((s) => s.id)).to.not.include(target);
+      const again = await cli(['revoke', 'alice', target!]);
+      expect(again.code).to.equal(1, again.stderr);
+      expect(again.stderr).to.include(`no live session ${target} of "alice"`);
+    });
+
     it('works for user ids that start with "-", hold braces and globs, or are hashed for length', async () => {
       const t = makeApp({ registry: true });
       for (const id of ['-{alice}:*', `${'long '.repeat(20)}id`]) {
@@ -404,6 +422,12 @@ describe('operator CLI: koa-epoch-session', function () {
       expect(garbage.stderr).to.include('REDIS_URL is not a URL');
     });
 
+    it('rejects a REDIS_URL whose database is not a number with exit 2', async () => {
+      const result = await cli(['stats'], { REDIS_URL: 'redis://127.0.0.1:6379/sessions' });
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.include('REDIS_URL names database "sessions"; it must be a number');
+    });
+
     it('with --json, an error is a JSON document on stdout too', async () => {
       const result = await cliJson(['revoke', 'alice', 'nope']);
       expect(result.code).to.equal(2);
@@ -432,6 +456,22 @@ describe('operator CLI: koa-epoch-session', function () {
       const json = await cliJson(['rotate', 'alice'], { REDIS_URL: url });
       expect(json.json.error.exitCode).to.equal(3);
       expect(json.stdout).to.not.include('hunter2');
+    });
+
+    it('exits 3 and writes nothing when REDIS_URL names a database Redis cannot select', async () => {
+      const t = makeApp({ registry: true });
+      const agent = await signIn(t, 'alice');
+      const url = new URL(testRedisUrl());
+      url.pathname = '/99';
+      for (const args of [['rotate', 'alice'], ['list', 'alice'], ['stats']]) {
+        const result = await cli(args, { REDIS_URL: url.toString() });
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).to.equal(3);
+        expect(result.stdout).to.equal('');
+        expect(result.stderr).to.match(
+          /^koa-epoch-session: cannot use database 99 of the Redis at redis:\/\/[^ ]+\/99: .*DB index is out of range/,
+        );
+      }
+      expect(await whoami(agent)).to.include({ userId: 'alice', revoked: null });
     });
 
     it('exits 3 within the 5 s timeout when the server accepts but never answers', async () => {
