@@ -25,11 +25,11 @@ process.on('message', (message: { type?: string }) => {
   if (message.type === 'stats') {
     const cpu = process.cpuUsage();
     send({ type: 'stats', commands: commands(), cpuMicros: cpu.user + cpu.system });
-  } else if (message.type === 'stop') {
-    void shutdown(0);
   }
 });
 // The parent went away (crash, ctrl-C): never outlive it.
 process.on('disconnect', () => void shutdown(0));
 process.on('SIGINT', () => void shutdown(130));
 process.on('SIGTERM', () => void shutdown(143));
+// A closed terminal signals every process of the job: close the Redis clients rather than die mid-write.
+process.on('SIGHUP', () => void shutdown(129));

@@ -1,7 +1,8 @@
-// Everything the bench starts is registered here and stopped on exit, on error and on ctrl-C.
+// Everything the bench starts is registered here and stopped on exit, on error and on every stop signal.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js';
+import { exitCodeFor, onShutdown } from '../test/support/shutdown.js';
 import type { ServerMessage } from './app-server.js';
 import type { VariantSpec } from './apps.js';
 
@@ -24,15 +25,13 @@ export async function stopAll(): Promise<void> {
   }
 }
 
-let handling = false;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (handling) return;
-    handling = true;
-    process.stderr.write(`\nbench: ${signal}, stopping ${running.size} process(es)\n`);
-    void stopAll().finally(() => process.exit(130));
-  });
-}
+// Ctrl-C, kill, a closed terminal, or npm gone (which passes no SIGHUP on): stop all, then exit.
+let shuttingDown = false;
+onShutdown((reason) => {
+  shuttingDown = true;
+  process.stderr.write(`\nbench: ${reason}, stopping ${running.size} process(es)\n`);
+  void stopAll().finally(() => process.exit(exitCodeFor(reason)));
+});
 
 /** A private redis-server on a free loopback port, stopped with the bench. */
 export async function privateRedis(args: string[] = []): Promise<RedisServer & { stop: Stopper }> {
@@ -61,7 +60,9 @@ export async function startApp(spec: VariantSpec, extraNodeArgs: string[] = []):
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = track(async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.send({ type: 'stop' });
+      // SIGTERM, not an IPC message: an app still loading has no message handler yet and would
+      // miss it, making every stop during start-up wait for the SIGKILL below.
+      child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
       clearTimeout(timer);
@@ -69,7 +70,10 @@ export async function startApp(spec: VariantSpec, extraNodeArgs: string[] = []):
   });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('bench: app process did not start in 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`bench: app process exited with code ${code}`)));
+    child.once('exit', (code) => {
+      // Stopped on purpose: the bench is exiting, and a start-up failure here would only be noise.
+      if (!shuttingDown) reject(new Error(`bench: app process exited with code ${code}`));
+    });
     child.on('message', (message: ServerMessage) => {
       if (message.type === 'ready') {
         clearTimeout(timer);

@@ -1,12 +1,15 @@
-// `npm run demo`: start (or reuse) Redis, seed the demo accounts, serve http://127.0.0.1:3000, stop cleanly on Ctrl-C.
+// `npm run demo`: start (or reuse) Redis, seed the demo accounts, serve http://127.0.0.1:3000, and stop
+// everything it started on Ctrl-C, `kill`, a closed terminal, or when npm goes away.
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
+import { checkRedis, RedisUnreachableError, redactRedisUrl } from '../test/support/redis-check.js';
 import {
   INSTALL_HINT,
   type RedisServer,
   redisServerAvailable,
   startRedisServer,
 } from '../test/support/redis-server.js';
+import { onShutdown } from '../test/support/shutdown.js';
 import { DEMO_ACCOUNTS } from './accounts.js';
 import { createDemoApp } from './app.js';
 
@@ -14,15 +17,42 @@ const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
 
 let privateRedis: RedisServer | undefined;
-if (!process.env.REDIS_URL) {
+let redis: Redis | undefined;
+let server: Server | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    server?.closeAllConnections();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    redis?.disconnect();
+    await privateRedis?.stop();
+    if (code === 0) console.log('demo: stopped');
+  }
+  process.exit(code);
+}
+
+// Installed before anything starts, so that a stop during start-up also stops what started.
+onShutdown(() => void stop(0));
+
+if (process.env.REDIS_URL) {
+  try {
+    await checkRedis(process.env.REDIS_URL);
+  } catch (error) {
+    if (!(error instanceof RedisUnreachableError)) throw error;
+    console.error(`demo: ${error.message}`);
+    await stop(1);
+  }
+} else {
   if (!redisServerAvailable()) {
     console.error(INSTALL_HINT);
-    process.exit(1);
+    await stop(1);
   }
   privateRedis = await startRedisServer();
 }
 const redisUrl = process.env.REDIS_URL ?? privateRedis!.url;
-const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
 // Errors surface on the requests that hit them (503 pages); this only keeps the client quiet.
 redis.on('error', () => {});
 
@@ -32,28 +62,10 @@ const demo = createDemoApp({
 });
 demo.app.on('error', (error: Error) => console.error(`demo: ${error.name}: ${error.message}`));
 
-let server: Server | undefined;
-let stopping = false;
-
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    server?.closeAllConnections();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    redis.disconnect();
-    await privateRedis?.stop();
-    if (code === 0) console.log('demo: stopped');
-  }
-  process.exit(code);
-}
-
-process.once('SIGINT', () => void stop(0));
-process.once('SIGTERM', () => void stop(0));
-
 try {
   await demo.accounts.seed();
 } catch (error) {
-  console.error(`demo: cannot reach Redis at ${redisUrl}: ${(error as Error).message}`);
+  console.error(`demo: cannot use Redis at ${redactRedisUrl(redisUrl)}: ${(error as Error).message}`);
   await stop(1);
 }
 
@@ -69,13 +81,15 @@ server.once('error', (error: NodeJS.ErrnoException) => {
 });
 server.once('listening', () => {
   const width = Math.max(...DEMO_ACCOUNTS.map((a) => a.username.length));
+  const prefix = demo.sessions.store.settings.prefix;
   console.log(
     [
       '',
       '  koa-epoch-session demo',
       '',
       `  Open      http://${host}:${port}`,
-      `  Redis     ${privateRedis ? `private redis-server on port ${privateRedis.port} (stopped on exit)` : redisUrl}`,
+      `  Redis     ${privateRedis ? `private redis-server on port ${privateRedis.port} (stopped on exit)` : redactRedisUrl(redisUrl)}`,
+      `  Prefix    ${prefix}   (the CLI needs it: --prefix ${prefix})`,
       '',
       '  Accounts',
       ...DEMO_ACCOUNTS.map(
@@ -84,6 +98,9 @@ server.once('listening', () => {
       '',
       '  Try it: sign in as alice in two browsers (or a normal and a private window),',
       '  then change the password in one and reload the other.',
+      '',
+      "  Operate it, from another terminal in this folder (alice's sessions; then rotate, revoke, stats):",
+      `    REDIS_URL=${redactRedisUrl(redisUrl)} npx koa-epoch-session list alice --prefix ${prefix}`,
       '',
       '  Ctrl-C to stop.',
       '',

@@ -1,86 +1,168 @@
-// `npm test`: checks for redis-server (unless REDIS_URL is set), builds dist/ (the CommonJS test loads it), runs mocha.
+// `npm test`: checks for Redis (redis-server, or the one at REDIS_URL), builds dist/ (the CLI and CommonJS
+// tests load it), runs mocha, and prints the one line CI reads, "N passed, N failed, N skipped", in every case.
 // The Cluster run always starts its own redis-server processes, REDIS_URL or not.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { checkRedis, RedisUnreachableError } = await tsImport('./support/redis-check.ts', import.meta.url);
+const { exitCodeFor, onShutdown } = await tsImport('./support/shutdown.ts', import.meta.url);
 
-if (!process.env.REDIS_URL) {
-  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-  if (probe.error || probe.status !== 0) {
-    console.error(
-      'npm test needs redis-server on PATH to start a private Redis, or REDIS_URL pointing at a Redis it may flush.\n' +
-        'Install it with: apt-get install -y redis-server   (macOS: brew install redis)',
-    );
-    process.exit(1);
-  }
+const total = { passes: 0, failures: 0, pending: 0 };
+/** The mocha (or build) process running now: a group of its own, so that stopping it stops all it started. */
+let current;
+let stoppedBy;
+
+function finish(status) {
+  console.log(`\n${total.passes} passed, ${total.failures} failed, ${total.pending} skipped`);
+  process.exit(status);
 }
 
-function run(command, args, extraEnv = {}) {
-  const result = spawnSync(command, args, {
+/** Counts a run that could not start or did not finish as one failure, never as a pass. */
+function fail(message, status = 1) {
+  console.error(`npm test: ${message}`);
+  total.failures += 1;
+  finish(status);
+}
+
+const alive = (pgid) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * SIGTERM to the whole group (mocha, the redis-servers its hooks started, a demo, a browser), then
+ * SIGKILL to whatever is left after 5 s. SIGCONT first: a test may have paused a server with SIGSTOP.
+ */
+async function stopGroup(pgid) {
+  for (const signal of ['SIGCONT', 'SIGTERM']) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      return;
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  while (alive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pgid)) process.kill(-pgid, 'SIGKILL');
+}
+
+/** Runs a command in a process group of its own; resolves with its exit code once the group is empty. */
+async function run(command, args, extraEnv = {}) {
+  const child = spawn(command, args, {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, ...extraEnv },
+    detached: true,
   });
-  if (result.error) throw result.error;
-  return result.status ?? 1;
+  current = child;
+  const code = await new Promise((resolve) => {
+    child.once('error', (error) => {
+      console.error(`npm test: cannot run ${command}: ${error.message}`);
+      resolve(1);
+    });
+    child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+  });
+  current = undefined;
+  // A process that outlived its parent (a server whose after-hook never ran) goes with it.
+  if (child.pid !== undefined) await stopGroup(child.pid);
+  return code;
 }
 
-const build = run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']);
-if (build !== 0) {
-  console.error('npm test: the TypeScript build failed');
-  console.log('0 passed, 1 failed');
-  process.exit(build);
-}
-/*
- * Two mocha runs: the whole suite on a private redis-server, then the functional suite again on an
- * ioredis Cluster client of a private 3-master cluster (SPEC invariant 7). Each writes its counts
- * to a file; this prints the one total line CI reads. Arguments (files, -g) go to the first run
- * only, and skip the second.
- */
-const args = process.argv.slice(2);
-const runs = [{ name: 'suite', env: {}, args }];
-if (args.length === 0) {
-  runs.push({
-    name: 'functional suite on Redis Cluster',
-    env: { KES_TEST_CLUSTER: '1' },
-    args: [
-      '--no-config',
-      '--require',
-      'test/support/hooks.ts',
-      '--reporter',
-      'test/support/summary-reporter.cjs',
-      '--timeout',
-      '20000',
-      '--exit',
-      'test/functional/**/*.test.ts',
-      'test/ttl-audit.last.ts',
-    ],
-  });
-}
-const dir = mkdtempSync(join(tmpdir(), 'kes-summary-'));
-const total = { passes: 0, failures: 0, pending: 0 };
-let status = 0;
-for (const [i, { name, env, args: runArgs }] of runs.entries()) {
-  if (i > 0) console.log(`\n# ${name}\n`);
-  const file = join(dir, `${i}.json`);
-  const code = run(process.execPath, ['--import', 'tsx', 'node_modules/mocha/bin/mocha.js', ...runArgs], {
-    ...env,
-    KES_SUMMARY_FILE: file,
-  });
-  if (existsSync(file)) {
-    const counts = JSON.parse(readFileSync(file, 'utf8'));
-    for (const key of Object.keys(total)) total[key] += counts[key];
+onShutdown((reason) => {
+  stoppedBy = reason;
+  console.error(`\nnpm test: ${reason}, stopping every process the tests started`);
+  const stopping = current?.pid === undefined ? Promise.resolve() : stopGroup(current.pid);
+  void stopping.then(() => fail(`stopped by ${reason} before the end`, exitCodeFor(reason)));
+});
+
+try {
+  if (process.env.REDIS_URL) {
+    try {
+      await checkRedis(process.env.REDIS_URL);
+    } catch (error) {
+      if (!(error instanceof RedisUnreachableError)) throw error;
+      fail(error.message);
+    }
   } else {
-    // Mocha died before its reporter finished: count the run as one failure, never as a pass.
-    console.error(`npm test: the ${name} did not finish (exit code ${code})`);
-    total.failures += 1;
+    const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+    if (probe.error || probe.status !== 0) {
+      fail(
+        'npm test needs redis-server on PATH to start a private Redis, or REDIS_URL pointing at a Redis it may flush.\n' +
+          'Install it with: apt-get install -y redis-server   (macOS: brew install redis)',
+      );
+    }
   }
-  if (code !== 0) status = code;
+
+  if ((await run(process.execPath, ['scripts/build.mjs'])) !== 0) fail('the TypeScript build failed');
+
+  /*
+   * Two mocha runs: the whole suite on a private redis-server, then the functional suite again on an
+   * ioredis Cluster client of a private 3-master cluster (SPEC invariant 7). Each writes its counts
+   * to a file; this prints the one total line. Arguments (files, -g) go to the first run only, and
+   * skip the second.
+   */
+  const args = process.argv.slice(2);
+  const runs = [
+    {
+      name: 'suite',
+      env: {},
+      // The package and stop-signal tests, ahead of the suite that .mocharc.json lists.
+      args: args.length > 0 ? args : ['test/package/**/*.test.ts', 'test/signals/**/*.test.ts'],
+    },
+  ];
+  if (args.length === 0) {
+    runs.push({
+      name: 'functional suite on Redis Cluster',
+      env: { KES_TEST_CLUSTER: '1' },
+      args: [
+        '--no-config',
+        '--require',
+        'test/support/hooks.ts',
+        '--reporter',
+        'test/support/summary-reporter.cjs',
+        '--timeout',
+        '20000',
+        '--exit',
+        'test/functional/**/*.test.ts',
+        'test/ttl-audit.last.ts',
+      ],
+    });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kes-summary-'));
+  let status = 0;
+  for (const [i, { name, env, args: runArgs }] of runs.entries()) {
+    if (i > 0) console.log(`\n# ${name}\n`);
+    const file = join(dir, `${i}.json`);
+    const code = await run(
+      process.execPath,
+      ['--import', 'tsx', 'node_modules/mocha/bin/mocha.js', ...runArgs],
+      {
+        ...env,
+        KES_SUMMARY_FILE: file,
+      },
+    );
+    if (stoppedBy) break;
+    if (existsSync(file)) {
+      const counts = JSON.parse(readFileSync(file, 'utf8'));
+      for (const key of Object.keys(total)) total[key] += counts[key];
+    } else {
+      // Mocha died before its reporter finished: count the run as one failure, never as a pass.
+      console.error(`npm test: the ${name} did not finish (exit code ${code})`);
+      total.failures += 1;
+    }
+    if (code !== 0) status = code;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (!stoppedBy) finish(status || (total.failures > 0 ? 1 : 0));
+} catch (error) {
+  fail(error instanceof Error ? (error.stack ?? error.message) : String(error));
 }
-rmSync(dir, { recursive: true, force: true });
-console.log(`\n${total.passes} passed, ${total.failures} failed, ${total.pending} skipped`);
-process.exit(status || (total.failures > 0 ? 1 : 0));

@@ -53,6 +53,28 @@ export async function waitForPing(port: number, timeoutMs = 10_000, host = '127.
   }
 }
 
+/**
+ * Servers still running, killed when this process exits however it exits (process.exit, an
+ * uncaught error, mocha's --exit): a redis-server outliving its owner holds its port and memory.
+ * Signals are the owner's to handle (test/support/shutdown.ts); this is the last resort.
+ */
+const running = new Map<ChildProcess, string>();
+let exitHookInstalled = false;
+
+function killOnExit(child: ChildProcess, dir: string): void {
+  running.set(child, dir);
+  child.once('exit', () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const [server, serverDir] of running) {
+      // SIGKILL: nothing can be awaited in an exit handler, and it also ends a server paused by SIGSTOP.
+      server.kill('SIGKILL');
+      rmSync(serverDir, { recursive: true, force: true });
+    }
+  });
+}
+
 export interface RedisServer {
   port: number;
   url: string;
@@ -90,6 +112,7 @@ export async function startRedisServer(
   let child: ChildProcess;
   const launch = async () => {
     child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    killOnExit(child, dir);
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) => reject(new Error(`redis-server exited early with code ${code}`))),
     );
