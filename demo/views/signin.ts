@@ -10,7 +10,10 @@ export interface SignInView {
   notice?: { text: string; at?: string; kind: 'warn' | 'info' };
   /** What went wrong with the last attempt. */
   error?: string;
-  /** Shown in a box under the form so a newcomer can try the demo at once. */
+  /**
+   * Shown in a box under the form so a newcomer can try the demo at once. These are the seeded
+   * passwords, not the current ones (hashes cannot be read back): the card says so.
+   */
   accounts: readonly DemoAccount[];
 }
 
@@ -44,6 +47,8 @@ ${error && html`<div class="banner error" role="alert" id="signin-error">${error
     (a) =>
       html`<dt>${a.username}</dt><dd>${a.password}${a.role === 'admin' && html` <span class="meta">· administrator</span>`}</dd>`,
   )}</dl>
+  <p class="meta" id="demo-accounts-note">The passwords set at start-up. A password changed here replaces
+  the one shown until the demo restarts, which sets these again.</p>
 </section>`;
   return page({ title: 'Sign in', main, narrow: true });
 }

@@ -428,6 +428,17 @@ describe('operator CLI: koa-epoch-session', function () {
       expect(result.stderr).to.include('REDIS_URL names database "sessions"; it must be a number');
     });
 
+    it('accepts the session ids of the walkthrough in docs/operations.md (it reaches Redis: exit 3, not 2)', async () => {
+      const ops = readFileSync(new URL('docs/operations.md', root), 'utf8');
+      const revokes = [...ops.matchAll(/^\$ koa-epoch-session (revoke .*)$/gm)].map((m) => m[1]!.split(' '));
+      expect(revokes).to.not.deep.equal([]);
+      const url = await closedPortUrl();
+      for (const args of revokes) {
+        const result = await cli(args, { REDIS_URL: url });
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).to.equal(3);
+      }
+    });
+
     it('with --json, an error is a JSON document on stdout too', async () => {
       const result = await cliJson(['revoke', 'alice', 'nope']);
       expect(result.code).to.equal(2);

@@ -1,12 +1,15 @@
 // `npm run demo`, stopped every way a person stops it: nothing it started may keep running or hold a port.
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import supertest from 'supertest';
+import { csrfFrom } from '../browser/demo-fixtures.js';
 import { freePort } from '../support/redis-server.js';
-import { type Command, cleanEnv, startNpm, stopAndCheck, type Target } from './process-tree.js';
+import { type Command, cleanEnv, startNpm, stopAndCheck, type Target, waitFor } from './process-tree.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-describe('npm run demo: stopping it stops everything it started', function () {
+describe('npm run demo as a person runs it: its banner, every way to stop it, an unreachable Redis', function () {
   this.timeout(60_000);
   let demo: Command | undefined;
   afterEach(() => {
@@ -38,6 +41,30 @@ describe('npm run demo: stopping it stops everything it started', function () {
       expect(output).to.not.match(/Error|Unhandled/);
     });
   }
+
+  it('prints its key prefix and a CLI line that works when pasted into a shell', async () => {
+    const port = await freePort();
+    demo = startNpm(['run', 'demo'], root, cleanEnv({ PORT: String(port) }));
+    const command = demo;
+    await waitFor('the banner', () => command.output().includes('Ctrl-C to stop.'));
+    expect(command.output()).to.match(/^ {2}Prefix {4}demo:sess: /m);
+    const line = /^ {4}(REDIS_URL=\S+ npx koa-epoch-session list alice --prefix demo:sess:)$/m.exec(
+      command.output(),
+    )?.[1];
+    expect(line, command.output()).to.be.a('string');
+
+    const browser = supertest.agent(`http://127.0.0.1:${port}`);
+    const page = await browser.get('/signin').expect(200);
+    await browser
+      .post('/signin')
+      .type('form')
+      .send({ _csrf: csrfFrom(page.text), username: 'alice', password: 'wonderland' })
+      .expect(303);
+    const pasted = spawnSync('sh', ['-c', line!], { cwd: root, env: cleanEnv(), encoding: 'utf8' });
+    expect(pasted.status, pasted.stderr).to.equal(0);
+    expect(pasted.stdout).to.match(/^1 live session of "alice"/);
+    await stopAndCheck(command, 'SIGINT', 'the process group', () => true, [port]);
+  });
 
   it('says once that Redis cannot be reached at REDIS_URL, and exits non-zero', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
