@@ -1,7 +1,7 @@
 // `npm run build`, also run by npm on prepare (git installs) and prepack: a clean dist/ from lib/.
 // Clean, so that a module deleted from lib/ never ships from an old dist/.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,10 @@ const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
   stdio: 'inherit',
 });
 if (build.error) throw build.error;
+// The bin, runnable in place: `npx koa-epoch-session` in this folder runs dist/cli.js itself, and
+// tsc writes files without the execute bit (an install sets it on the installed copy, a build does not).
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (existsSync(cli)) chmodSync(cli, 0o755);
 if (build.status !== 0)
   console.error('koa-epoch-session: the TypeScript build failed (tsc -p tsconfig.build.json)');
 process.exitCode = build.status ?? 1;
