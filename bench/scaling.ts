@@ -12,7 +12,7 @@ import {
   sessionHandle,
   userTag,
 } from '../lib/keys.js';
-import { deviceRecord, encodeValue } from '../lib/value.js';
+import { deviceRecord, encodeHeader, encodeValue } from '../lib/value.js';
 import { APP_KEYS, MAX_AGE, SESSION_DATA, USER_AGENT } from './fixtures.js';
 import { privateRedis } from './processes.js';
 import { commandStats, countRoundTrips, parseInfo } from './redis-info.js';
@@ -161,9 +161,9 @@ export async function runScaling(plan: ScalingPlan, log: (line: string) => void)
             while (handles.length < size) handles.push(sessionHandle(newSid(Date.now())));
             const device = { createdAt: Date.now(), ip: '203.0.113.7', userAgent: USER_AGENT };
             const stored = encodeValue(
+              Date.now() + DAY_MS,
+              encodeHeader(registry ? device : undefined, Date.now()),
               JSON.stringify({ ...SESSION_DATA, _maxAge: MAX_AGE }),
-              registry ? device : undefined,
-              Date.now(),
             );
             await admin.set(layout.epoch(tag), epochValue, 'PX', DAY_MS);
             if (registry) {
@@ -180,7 +180,7 @@ export async function runScaling(plan: ScalingPlan, log: (line: string) => void)
               registry ? { key: layout.registry(tag), kind: 'registry' } : undefined,
             );
             // The real read path must see the session before, and must not after.
-            const cookie = externalKey(tag, sid);
+            const cookie = externalKey(tag, epoch, sid);
             if ((await sessions.store.get(cookie)) === undefined)
               throw new Error('bench: scaling setup is not readable by the store');
             check = async () => (await sessions.store.get(cookie)) === undefined;

@@ -1,14 +1,17 @@
 // Revocation and the device list, without a request: for route handlers, workers and the operator CLI.
-import { SessionError } from './errors.js';
+import { SessionError, SessionReplicationError } from './errors.js';
 import { isHandle, userTag } from './keys.js';
 import type { EpochStoreOptions } from './options.js';
-import { badReply } from './redis-call.js';
 import { parseSessionList, type SessionInfo } from './registry.js';
 import { assertReason, encodeReason, REASONS } from './revocation.js';
 import { EpochStore } from './store.js';
 
 export interface SessionAdmin {
-  /** Revokes every session of the user in one write, whatever their number. True if the user had an epoch. */
+  /**
+   * Revokes every session of the user in one write, whatever their number. True if the user had
+   * sessions, or an earlier rotation's revoked sessions could still be presented, or (while a
+   * `legacy` migration runs) legacy sessions not yet moved may exist: those are revoked too.
+   */
   rotate(userId: string, options?: { reason?: string }): Promise<boolean>;
   /** The user's live sessions, newest activity first (needs `registry: true`). */
   list(userId: string, currentSessionId?: string): Promise<SessionInfo[]>;
@@ -23,20 +26,20 @@ export function createSessionAdmin(options: EpochStoreOptions | EpochStore): Ses
 }
 
 export function adminFor(store: EpochStore): SessionAdmin {
-  const { keys } = store;
-
   async function rotate(userId: string, options: { reason?: string } = {}): Promise<boolean> {
     const reason = options.reason ?? REASONS.rotated;
     assertReason(reason);
-    const tag = userTag(userId);
-    const reply = await store.script(
-      'rotate',
-      [keys.epoch(tag), keys.rotationReason(tag)],
-      [encodeReason(reason, Date.now())],
-    );
-    if (reply !== 0 && reply !== 1) throw badReply('rotate', reply);
-    store.emit('revoked', { userId, scope: 'all', reason, hadSessions: reply === 1 });
-    return reply === 1;
+    let status: 0 | 1 | 2;
+    try {
+      status = await store.rotate(userId, encodeReason(reason, Date.now()));
+    } catch (error) {
+      // Applied, but not acknowledged by enough replicas: the caller retries; the event is true now.
+      if (error instanceof SessionReplicationError)
+        store.emit('revoked', { userId, scope: 'all', reason, hadSessions: error.result === true });
+      throw error;
+    }
+    store.emit('revoked', { userId, scope: 'all', reason, hadSessions: status === 1 });
+    return status !== 0 || store.settings.legacy !== undefined;
   }
 
   async function list(userId: string, currentSessionId?: string): Promise<SessionInfo[]> {
@@ -44,13 +47,7 @@ export function adminFor(store: EpochStore): SessionAdmin {
       throw new SessionError('koa-epoch-session: list() needs the device registry: set registry: true');
     }
     const tag = userTag(userId);
-    const now = Date.now();
-    const reply = await store.script(
-      'list',
-      [keys.epoch(tag), keys.userBase(tag), keys.registry(tag), keys.devices(tag)],
-      [now],
-    );
-    return parseSessionList(reply, currentSessionId, now);
+    return parseSessionList(await store.listRaw(tag, Date.now()), currentSessionId);
   }
 
   async function revoke(
@@ -63,14 +60,9 @@ export function adminFor(store: EpochStore): SessionAdmin {
     const tag = userTag(userId);
     // Handles are the only ids that reach Redis; anything else cannot name a session.
     if (!isHandle(sessionId)) return false;
-    const reply = await store.script(
-      'endUser',
-      [keys.epoch(tag), keys.userBase(tag), keys.registry(tag), keys.sessionReason(tag, sessionId)],
-      [sessionId, encodeReason(reason, Date.now())],
-    );
-    if (reply !== 0 && reply !== 1) throw badReply('endUser', reply);
-    if (reply === 1) store.emit('revoked', { userId, scope: 'session', sessionId, reason });
-    return reply === 1;
+    const ended = await store.endUser(tag, undefined, sessionId, encodeReason(reason, Date.now()));
+    if (ended) store.emit('revoked', { userId, scope: 'session', sessionId, reason });
+    return ended;
   }
 
   return { rotate, list, revoke, store };

@@ -16,12 +16,42 @@ export class SessionStoreUnavailableError extends SessionError {
   override name = 'SessionStoreUnavailableError';
   override status = 503;
   override expose = true;
-  constructor(cause: unknown) {
+  constructor(cause: unknown, message?: string) {
     super(
-      'koa-epoch-session: the session store (Redis) is unavailable; ' +
-        `the request was refused instead of serving an unverified session (${describe(cause)})`,
+      message ??
+        'koa-epoch-session: the session store (Redis) is unavailable; ' +
+          `the request was refused instead of serving an unverified session (${describe(cause)})`,
       { cause },
     );
+  }
+}
+
+/**
+ * `waitForReplicas`: a revocation was applied on the master, but fewer replicas than asked
+ * acknowledged it in time, so a failover now could undo it. `applied` is always true: the request
+ * already sees the revocation (after `logoutOthers`, the response carries the caller's new
+ * cookie). Retrying the same call waits for the replicas again, and covers this write too.
+ */
+export class SessionReplicationError extends SessionStoreUnavailableError {
+  override name = 'SessionReplicationError';
+  readonly applied = true;
+  /** What the call returned on the master (for `rotate` and `revoke`, whether it ended sessions). */
+  result: unknown;
+  /** @internal The script's reply, for the caller to finish its work before rethrowing. */
+  readonly reply: unknown;
+  constructor(
+    script: string,
+    reply: unknown,
+    acknowledged: number,
+    wanted: { replicas: number; timeout: number },
+  ) {
+    super(
+      undefined,
+      `koa-epoch-session: the ${script} step was applied on the master, but ${acknowledged} of ` +
+        `${wanted.replicas} replica(s) acknowledged it within ${wanted.timeout} ms, so a failover now ` +
+        'could undo it; retry the call (waitForReplicas)',
+    );
+    this.reply = reply;
   }
 }
 

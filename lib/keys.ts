@@ -29,7 +29,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const PLAIN_TAG = /^[A-Za-z0-9_-]{1,80}$/;
 const HASHED_TAG = /^~[A-Za-z0-9_-]{43}$/;
 const SID = /^[0-9a-z]{8}[A-Za-z0-9_-]{22}$/;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the id, not a byte-order mark to strip (it must round-trip).
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function randomToken(): string {
   return randomBytes(RANDOM_BYTES).toString('base64url');
@@ -71,17 +72,27 @@ export function userIdFromTag(tag: string): string | undefined | null {
 }
 
 function canonical(text: string, byteLength: number): boolean {
+  // 16 random bytes are 22 characters whose last one carries 2 bits and 4 zero bits: A, Q, g or w.
+  // Checked without decoding, because every request parses a cookie (the rest is BASE64URL-tested).
+  if (byteLength === RANDOM_BYTES) return text.length === RANDOM_LENGTH && 'AQgw'.includes(text[21]!);
   const bytes = Buffer.from(text, 'base64url');
   return bytes.length === byteLength && bytes.toString('base64url') === text;
 }
 
 /**
- * The value of a new epoch key: a fresh epoch, then, for hashed tags, the user id, which the
- * cookie cannot spell. A new epoch never equals an earlier one, so a lost epoch key can never
- * bring old sessions back (invariant 3).
+ * The value of an epoch key: the epoch, then, for hashed tags, the user id, which the cookie
+ * cannot spell.
+ */
+export function epochValueFor(epoch: string, tag: string, userId: string): string {
+  return epoch + (tag.startsWith('~') ? userId : '');
+}
+
+/**
+ * The value of a new epoch key, with a fresh epoch. A new epoch never equals an earlier one, so a
+ * lost epoch key can never bring old sessions back (invariant 3).
  */
 export function freshEpochValue(tag: string, userId: string): string {
-  return randomToken() + (tag.startsWith('~') ? userId : '');
+  return epochValueFor(randomToken(), tag, userId);
 }
 
 /** A new session id: login time (base36) followed by 128 random bits. */
@@ -110,14 +121,19 @@ export interface ParsedKey {
   tag: string | undefined;
   /** The user id when the tag spells it; hashed tags learn it from the epoch key. */
   userId: string | undefined;
+  /**
+   * The epoch the session was issued under, as the cookie states it. Only a hint that names the
+   * key to read: a read is valid only if the user's epoch key holds this very epoch (SPEC section 2).
+   */
+  epoch: string | undefined;
   sid: string;
   handle: string;
   loginTime: number;
 }
 
-/** `<sid>` for anonymous sessions, `<tag>.<sid>` for signed-in ones. */
-export function externalKey(tag: string | undefined, sid: string): string {
-  return tag === undefined ? sid : `${tag}.${sid}`;
+/** `<sid>` for anonymous sessions, `<tag>.<epoch>.<sid>` for signed-in ones. */
+export function externalKey(tag: string | undefined, epoch: string | undefined, sid: string): string {
+  return tag === undefined ? sid : `${tag}.${epoch}.${sid}`;
 }
 
 /**
@@ -126,15 +142,37 @@ export function externalKey(tag: string | undefined, sid: string): string {
  */
 export function parseExternalKey(value: unknown): ParsedKey | undefined {
   if (typeof value !== 'string' || value.length > 200) return undefined;
-  const dot = value.indexOf('.');
-  const sid = dot === -1 ? value : value.slice(dot + 1);
+  const last = value.lastIndexOf('.');
+  const sid = last === -1 ? value : value.slice(last + 1);
   if (!SID.test(sid) || !canonical(sid.slice(TIME_LENGTH), RANDOM_BYTES)) return undefined;
   const loginTime = Number.parseInt(sid.slice(0, TIME_LENGTH), 36);
-  if (dot === -1) return { tag: undefined, userId: undefined, sid, handle: sessionHandle(sid), loginTime };
-  const tag = value.slice(0, dot);
+  if (last === -1) {
+    return {
+      tag: undefined,
+      userId: undefined,
+      epoch: undefined,
+      sid,
+      handle: sessionHandle(sid),
+      loginTime,
+    };
+  }
+  const first = value.indexOf('.');
+  const epoch = value.slice(first + 1, last);
+  if (first === last || !isEpoch(epoch)) return undefined;
+  const tag = value.slice(0, first);
   const userId = userIdFromTag(tag);
   if (userId === null) return undefined;
-  return { tag, userId, sid, handle: sessionHandle(sid), loginTime };
+  return { tag, userId, epoch, sid, handle: sessionHandle(sid), loginTime };
+}
+
+/** An epoch as we issue them: 128 bits, canonical base64url. */
+export function isEpoch(value: string): boolean {
+  return value.length === RANDOM_LENGTH && BASE64URL.test(value) && canonical(value, RANDOM_BYTES);
+}
+
+/** The epoch an epoch key's value holds (its first RANDOM_LENGTH characters). */
+export function epochOf(epochValue: string): string {
+  return epochValue.slice(0, RANDOM_LENGTH);
 }
 
 /** Redis key names. Every key of one user carries the hash tag `{<tag>}`, so they share a slot. */
@@ -149,12 +187,18 @@ export class KeyLayout {
     return `${this.prefix}a:${handle}`;
   }
 
-  /**
-   * `<prefix>{<tag>}:`. Session keys are this base followed by `<epoch>:<handle>`; the epoch is
-   * read inside the script, so the client never chooses it (SPEC section 2).
-   */
+  /** `<prefix>{<tag>}:`: every key of one user starts with it, and shares its Cluster slot. */
   userBase(tag: string): string {
     return `${this.prefix}{${tag}}:`;
+  }
+
+  /**
+   * A signed-in session, under the epoch it was issued in. The epoch comes from the cookie or the
+   * request's own read; it names the key, and every read checks it against the epoch key, so a
+   * client that names another epoch reaches nothing (SPEC section 2).
+   */
+  session(tag: string, epoch: string, handle: string): string {
+    return `${this.userBase(tag)}${epoch}:${handle}`;
   }
 
   /** Holds the user's current epoch (22 characters), then, for hashed tags, the user id. */
@@ -177,8 +221,16 @@ export class KeyLayout {
     return `${this.userBase(tag)}x`;
   }
 
-  /** Why one session was ended (revoke, limit): `<time36>:<reason>`. Scripts derive it as base..'x:'..handle. */
+  /** Why one session was ended (revoke, limit): `<time36>:<reason>`. */
   sessionReason(tag: string, handle: string): string {
     return `${this.userBase(tag)}x:${handle}`;
+  }
+
+  /**
+   * While a `legacy` migration runs: when the user was last rotated (ms, base36). Legacy sessions
+   * saved before it are revoked too, though they have not moved into this layout yet.
+   */
+  legacyRevoked(tag: string): string {
+    return `${this.userBase(tag)}l`;
   }
 }

@@ -46,6 +46,12 @@ export interface EpochStoreOptions {
 export interface LegacyOptions {
   /** Prefix of the old keys: koa-redis adds none (''), koa-session's `prefix` option or connect-redis ('sess:') may. */
   prefix: string;
+  /**
+   * The longest a legacy session could live (the old app's maxAge), in ms. `rotate` revokes the
+   * user's legacy sessions that have not moved yet with a marker that lives this long. Default:
+   * `maxAge` (or `browserSessionTtl` when that is 'session').
+   */
+  maxAge?: number;
   /** The signed-in user of a legacy session, from its data; `undefined` makes it an anonymous session. */
   userId?: (data: Record<string, unknown>) => string | undefined;
   /** The client holding the old keys. Default: `redis`. */
@@ -102,7 +108,9 @@ export interface StoreSettings {
   lastSeenInterval: number;
   absoluteMaxAge: number | undefined;
   waitForReplicas: { replicas: number; timeout: number } | undefined;
-  legacy: (Required<Pick<LegacyOptions, 'prefix' | 'redis'>> & Pick<LegacyOptions, 'userId'>) | undefined;
+  legacy:
+    | (Required<Pick<LegacyOptions, 'prefix' | 'redis' | 'maxAge'>> & Pick<LegacyOptions, 'userId'>)
+    | undefined;
 }
 
 function fail(message: string): never {
@@ -134,10 +142,28 @@ function isRedisClient(value: unknown): value is Redis | Cluster {
   return typeof client?.defineCommand === 'function' && typeof client.evalsha === 'function';
 }
 
+/** Options of an ioredis client, or of the nodes of an ioredis Cluster. */
+function clientOption(redis: Redis | Cluster, name: string): unknown {
+  const options = redis.options as Record<string, unknown> | undefined;
+  const nodes = options?.redisOptions as Record<string, unknown> | undefined;
+  return options?.[name] ?? nodes?.[name];
+}
+
+/** Reply shapes the store relies on: every numeric reply is checked to be a number. */
+function assertReplyTypes(redis: Redis | Cluster, name: string): void {
+  if (clientOption(redis, 'stringNumbers') === true) {
+    fail(
+      `${name} has stringNumbers: true, which turns the store's numeric replies into strings; ` +
+        `give the store its own client without it (for example ${name}.duplicate({ stringNumbers: false }))`,
+    );
+  }
+}
+
 export function storeSettings(options: EpochStoreOptions): StoreSettings {
   if (options === null || typeof options !== 'object')
     fail('options must be an object with at least { redis }');
   if (!isRedisClient(options.redis)) fail('redis must be an ioredis Redis or Cluster client');
+  assertReplyTypes(options.redis, 'redis');
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     fail('prefix must be a string without "{" or "}" (they would break the Cluster hash tag)');
@@ -159,7 +185,7 @@ export function storeSettings(options: EpochStoreOptions): StoreSettings {
     lastSeenInterval: positiveMs('lastSeenInterval', options.lastSeenInterval) ?? DEFAULTS.lastSeenInterval,
     absoluteMaxAge: positiveMs('absoluteMaxAge', options.absoluteMaxAge),
     waitForReplicas: replicaSettings(options.waitForReplicas),
-    legacy: legacySettings(options.legacy, options.redis, prefix),
+    legacy: legacySettings(options.legacy, options.redis, prefix, maxAge, options.browserSessionTtl),
   };
 }
 
@@ -178,7 +204,13 @@ function replicaSettings(wait: EpochStoreOptions['waitForReplicas']) {
   return { replicas: wait.replicas, timeout: wait.timeout };
 }
 
-function legacySettings(legacy: LegacyOptions | undefined, redis: Redis | Cluster, prefix: string) {
+function legacySettings(
+  legacy: LegacyOptions | undefined,
+  redis: Redis | Cluster,
+  prefix: string,
+  maxAge: number | 'session',
+  browserSessionTtl: number | undefined,
+) {
   if (legacy === undefined) return undefined;
   if (legacy === null || typeof legacy !== 'object' || typeof legacy.prefix !== 'string') {
     fail("legacy must be { prefix, userId?, redis? } with prefix the old key prefix ('' for koa-redis)");
@@ -190,7 +222,14 @@ function legacySettings(legacy: LegacyOptions | undefined, redis: Redis | Cluste
     fail('legacy.userId must be a function');
   if (legacy.redis !== undefined && !isRedisClient(legacy.redis))
     fail('legacy.redis must be an ioredis client');
-  return { prefix: legacy.prefix, userId: legacy.userId, redis: legacy.redis ?? redis };
+  if (legacy.redis !== undefined) assertReplyTypes(legacy.redis, 'legacy.redis');
+  const fallback = maxAge === 'session' ? (browserSessionTtl ?? DEFAULTS.browserSessionTtl) : maxAge;
+  return {
+    prefix: legacy.prefix,
+    userId: legacy.userId,
+    redis: legacy.redis ?? redis,
+    maxAge: positiveMs('legacy.maxAge', legacy.maxAge) ?? fallback,
+  };
 }
 
 export interface SessionSettings {
@@ -213,6 +252,9 @@ export function sessionSettings(options: EpochSessionOptions, registry: boolean)
 }
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 6265 section 4.1.1, as the `cookies` package checks them when a cookie is set. */
+const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const COOKIE_PATH = /^[ -:=-~]*$/;
 
 /** koa-session's options: our secure defaults under whatever the caller set. */
 export function cookieOptions(options: EpochSessionOptions, maxAge: number | 'session') {
@@ -224,6 +266,19 @@ export function cookieOptions(options: EpochSessionOptions, maxAge: number | 'se
   if (!['lax', 'strict', 'none'].includes(sameSite)) fail('sameSite must be "lax", "strict" or "none"');
   for (const name of ['rolling', 'renew', 'httpOnly', 'signed', 'secure'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean') fail(`${name} must be a boolean`);
+  }
+  // Checked here, not when the first response sets the cookie: by then the session is written.
+  if (
+    options.domain !== undefined &&
+    (typeof options.domain !== 'string' || !COOKIE_DOMAIN.test(options.domain))
+  ) {
+    fail('domain must be a host name such as "example.com" or ".example.com" (RFC 6265)');
+  }
+  if (options.path !== undefined && (typeof options.path !== 'string' || !COOKIE_PATH.test(options.path))) {
+    fail('path must be a URL path without ";" or control characters, such as "/" or "/app"');
+  }
+  if (sameSite === 'none' && options.secure !== true) {
+    fail('sameSite "none" needs secure: true (browsers drop SameSite=None cookies without Secure)');
   }
   return {
     key,

@@ -1,4 +1,4 @@
-// Turns Redis failures into the package's errors, and checks the shape of every script reply.
+// Turns Redis failures into the package's errors, and checks the shape of every reply.
 import { SessionError, SessionStoreUnavailableError } from './errors.js';
 
 /**
@@ -18,6 +18,7 @@ export async function redisCall<T>(operation: Promise<T>): Promise<T> {
 
 export function asSessionError(error: unknown): Error {
   if (error instanceof SessionError) return error;
+  redact(error);
   const err = error as { name?: string; message?: string };
   if (err?.name === 'ReplyError' && !TRANSIENT.test(err.message ?? '')) {
     return new SessionError(`koa-epoch-session: Redis refused a session command: ${err.message}`, {
@@ -27,9 +28,26 @@ export function asSessionError(error: unknown): Error {
   return new SessionStoreUnavailableError(error);
 }
 
+/**
+ * ioredis attaches the failed command to its errors, arguments included: session keys (which
+ * spell the user id), sids' handles, epochs and session data. Errors travel to logs, events and
+ * error trackers, so they keep only the command's name.
+ */
+function redact(error: unknown): void {
+  const withCommand = error as { command?: { name?: unknown; args?: unknown } } | null;
+  if (withCommand !== null && typeof withCommand === 'object' && withCommand.command) {
+    withCommand.command = { name: withCommand.command.name, args: ['[redacted by koa-epoch-session]'] };
+  }
+  const previous = (error as { previousErrors?: unknown[] } | null)?.previousErrors;
+  if (Array.isArray(previous)) previous.forEach(redact);
+}
+
+/** A reply of the wrong shape. Says what it was, never what it held: replies carry session data. */
 export function badReply(script: string, reply: unknown): SessionError {
+  const shape = Array.isArray(reply) ? `an array of ${reply.length}` : reply === null ? 'null' : typeof reply;
   return new SessionError(
-    `koa-epoch-session: unexpected reply from the ${script} script: ${JSON.stringify(reply)?.slice(0, 200)}`,
+    `koa-epoch-session: unexpected reply from the ${script} step (${shape}); is the client set up with ` +
+      'options that change reply types (stringNumbers, a custom reply transformer)?',
   );
 }
 

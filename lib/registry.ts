@@ -1,6 +1,5 @@
-// The device registry's read side: turning the list script's reply into session descriptions.
-import { asInteger, asString, badReply } from './redis-call.js';
-import { decodeDevice, decodeHeader } from './value.js';
+// The device registry's read side: turning the list step's entries into session descriptions.
+import { decodeDevice, decodeHeader, EXPIRES_LENGTH } from './value.js';
 
 /**
  * One live session, as a "your devices" page shows it. `id` is the public handle: a hash of the
@@ -10,34 +9,31 @@ export interface SessionInfo {
   id: string;
   createdAt: Date;
   lastSeenAt: Date;
+  /** When the session ends: the same moment as its cookie, and as `expiresAt(ctx)` reports. */
   expiresAt: Date;
+  /** IPv4 clients of a dual-stack server are shown as `192.0.2.1`, not `::ffff:192.0.2.1`. */
   ip: string;
   userAgent: string;
   /** True for the session of the request passed to `list(userId, ctx)`. */
   current: boolean;
 }
 
-/** The list script returns `handle, header, pttl, device` quadruples; unreadable headers are skipped. */
+/** Entries are `[handle, expiry and header, device]`; unreadable headers are skipped. */
 export function parseSessionList(
-  reply: unknown,
+  entries: [string, string, string | undefined][],
   currentHandle: string | undefined,
-  now: number,
 ): SessionInfo[] {
-  if (!Array.isArray(reply) || reply.length % 4 !== 0) throw badReply('list', reply);
   const sessions: SessionInfo[] = [];
-  for (let i = 0; i < reply.length; i += 4) {
-    const id = asString(reply[i]);
-    const header = asString(reply[i + 1]);
-    const pttl = asInteger(reply[i + 2]);
-    if (id === undefined || header === undefined || pttl === undefined) throw badReply('list', reply);
-    const decoded = decodeHeader(header);
-    if (decoded === undefined) continue;
+  for (const [id, prefix, device] of entries) {
+    const expiresAt = Number.parseInt(prefix.slice(0, EXPIRES_LENGTH), 36);
+    const decoded = decodeHeader(prefix.slice(EXPIRES_LENGTH));
+    if (decoded === undefined || !Number.isFinite(expiresAt)) continue;
     sessions.push({
       id,
       createdAt: new Date(decoded.createdAt),
       lastSeenAt: new Date(decoded.lastSeenAt),
-      expiresAt: new Date(now + Math.max(pttl, 0)),
-      ...decodeDevice(asString(reply[i + 3])),
+      expiresAt: new Date(expiresAt),
+      ...decodeDevice(device),
       current: id === currentHandle,
     });
   }

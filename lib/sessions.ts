@@ -6,23 +6,15 @@ import koaSession from 'koa-session';
 import { adminFor } from './admin.js';
 import { syncCompanion } from './companion.js';
 import { sessionCookie } from './cookie.js';
-import { SessionError, SessionLimitError } from './errors.js';
-import {
-  assertUserId,
-  externalKey,
-  freshEpochValue,
-  newSid,
-  RANDOM_LENGTH,
-  sessionHandle,
-  userTag,
-} from './keys.js';
+import { SessionError, SessionLimitError, SessionReplicationError } from './errors.js';
+import { assertUserId, externalKey, newSid, sessionHandle, userTag } from './keys.js';
+import { watchKoaSession } from './koa-hooks.js';
 import { companionOptions, cookieOptions, type EpochSessionOptions, sessionSettings } from './options.js';
-import { badReply } from './redis-call.js';
 import type { SessionInfo } from './registry.js';
 import { assertReason, encodeReason, REASONS } from './revocation.js';
-import { type Revocation, stateOf, switchTo } from './state.js';
-import { COOKIE_SLACK, EpochStore } from './store.js';
-import { dataJson, deviceRecord, encodeValue } from './value.js';
+import { type HeldSession, heldSessions, markEnded, type Revocation, stateOf, switchTo } from './state.js';
+import { EpochStore, requestMeta } from './store.js';
+import { dataJson, encodeHeader, encodeValue } from './value.js';
 
 export interface LoginResult {
   /** The new session's public handle, as `list()` returns it. */
@@ -67,6 +59,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
   const store = new EpochStore(options);
   const { registry, maxAge } = store.settings;
   const settings = sessionSettings(options, registry);
+  store.limit = { maxSessions: settings.maxSessions, policy: settings.sessionLimitPolicy };
   const cookie = cookieOptions(options, maxAge);
   if (cookie.signed && !(Array.isArray(app.keys) && app.keys.length > 0)) {
     throw new TypeError(
@@ -84,8 +77,10 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     { ...cookie, store, genid: store.genid, externalKey: sessionCookie(cookie) },
     app,
   ) as unknown as Middleware;
+  const watchRegenerate = watchKoaSession(app);
   const companion = companionOptions(options, cookie);
   const middleware: Middleware = async (ctx, next) => {
+    watchRegenerate(ctx);
     try {
       await sessionMiddleware(ctx, async () => {
         const state = stateOf(ctx);
@@ -96,6 +91,17 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
         }
         await next();
       });
+    } catch (error) {
+      // Koa's error response drops every header. A revocation that was applied but not yet
+      // acknowledged by replicas switched the caller to a new session: keep its cookie.
+      if (error instanceof SessionReplicationError) {
+        const setCookie = ctx.response.get('Set-Cookie');
+        if (setCookie)
+          Object.assign(error, {
+            headers: { ...(error as { headers?: object }).headers, 'set-cookie': setCookie },
+          });
+      }
+      throw error;
     } finally {
       if (companion) {
         const ended = stateOf(ctx).revoked !== undefined;
@@ -103,29 +109,23 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       }
     }
   };
-  const { keys } = store;
   const admin = adminFor(store);
 
   function expiresAt(ctx: Context): Date | undefined {
     const state = stateOf(ctx);
-    if (!state.exists || state.expiresAt === undefined || !ctx.session) return undefined;
-    // The cookie ends COOKIE_SLACK before the store key (koa-session's margin); report the cookie's end.
-    const slack = typeof ctx.sessionOptions?.maxAge === 'number' ? COOKIE_SLACK : 0;
-    return new Date(state.expiresAt - slack);
+    const current = state.current;
+    if (current === undefined || !ctx.session || (state.nulled && current.tag !== undefined))
+      return undefined;
+    return new Date(current.expiresAt);
   }
 
   /** The request's session, if it is a live signed-in one that koa-session is still using. */
-  function liveUser(ctx: Context) {
+  function liveUser(ctx: Context): HeldSession | undefined {
     const state = stateOf(ctx);
-    if (!state.exists || state.tag === undefined || state.epoch === undefined) return undefined;
-    // `ctx.session = null` signs the request out as far as the app is concerned.
-    return ctx.session ? state : undefined;
-  }
-
-  /** The TTL koa-session will ask for when it saves this request's session. */
-  function saveTtl(ctx: Context): number {
-    const current = ctx.sessionOptions?.maxAge ?? maxAge;
-    return store.ttl(current === 'session' ? 'session' : Number(current) + COOKIE_SLACK);
+    const current = state.current;
+    if (current?.tag === undefined) return undefined;
+    // `ctx.session = null` signs the request out, even once a new object has been assigned.
+    return ctx.session && !state.nulled ? current : undefined;
   }
 
   /** The JSON koa-session's save() will produce for this data, so the save after regenerate is a no-op. */
@@ -136,8 +136,12 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     );
   }
 
-  function deviceMeta(ctx: Context, createdAt: number) {
-    return registry ? { createdAt, ip: ctx.ip ?? '', userAgent: ctx.get('user-agent') } : undefined;
+  /** When a session saved by this request now would end: what koa-session's save will compute. */
+  function newExpiry(ctx: Context, loginTime: number, now: number): number {
+    const current = ctx.sessionOptions?.maxAge ?? maxAge;
+    return current === 'session'
+      ? store.expiry(undefined, 'session', loginTime, now)
+      : store.expiry(now + Number(current), undefined, loginTime, now);
   }
 
   async function login(ctx: Context, userId: string): Promise<LoginResult> {
@@ -147,46 +151,57 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     }
     const tag = userTag(userId);
     const state = stateOf(ctx);
-    const previous = state.exists && ctx.session ? state : undefined;
+    // Every session the request holds ends: the one its cookie presented, whatever ctx.session
+    // says by now (invariant 6), and any it switched to since.
+    const held = heldSessions(state);
+    const sameUser = held.find((s) => s.tag === tag);
     // Anonymous data (a cart, a locale) is carried over; another user's data never is.
-    if (ctx.session === null || (previous?.tag !== undefined && previous.tag !== tag)) ctx.session = {};
-    const session = ctx.session!;
+    if (ctx.session === null || held.some((s) => s.tag !== undefined && s.tag !== tag)) ctx.session = {};
     const now = Date.now();
     const sid = newSid(now);
     const handle = sessionHandle(sid);
-    const key = externalKey(tag, sid);
-    const json = savedJson(ctx, session.toJSON());
-    const meta = deviceMeta(ctx, now);
-    const ttl = store.cappedTtl(saveTtl(ctx), now, now);
-    const sameUser = previous?.tag === tag;
-    const created = await store.createUserSession(tag, userId, handle, json, meta, ttl, now, {
-      maxSessions: settings.maxSessions,
-      policy: settings.sessionLimitPolicy,
-      endHandle: sameUser ? previous.handle! : '',
+    const json = savedJson(ctx, ctx.session!.toJSON());
+    const emptyJson = savedJson(ctx, {});
+    const expires = newExpiry(ctx, now, now);
+    const meta = registry ? requestMeta(ctx, now) : undefined;
+    const created = await store.login({
+      tag,
+      userId,
+      handle,
+      value: (header) => encodeValue(expires, header, json),
+      emptyValue: (header) => encodeValue(expires, header, emptyJson),
+      expiresAt: expires,
+      now,
+      meta,
+      previous: sameUser ? { handle: sameUser.handle, epoch: sameUser.epoch! } : undefined,
+      limit: store.limit,
     });
-    if (created.limited) {
+    if (created.status === 'limited') {
       store.emit('limit', { userId, policy: 'reject', limit: settings.maxSessions, evicted: [] });
       throw new SessionLimitError(userId, settings.maxSessions);
     }
-    // koa-session now drops the old id and takes the new one from genid. Its destroy is skipped
-    // when the script already ended the old session or it never reached Redis; its save is a no-op.
-    const oldKey = previous?.externalKey ?? session.externalKey;
-    switchTo(
-      state,
-      {
-        externalKey: key,
-        tag,
-        userId,
-        epoch: created.epoch,
-        handle,
-        loginTime: now,
-        dataJson: json,
-        createdAt: meta?.createdAt,
-        expiresAt: now + ttl,
-      },
-      sameUser || previous === undefined ? oldKey : undefined,
-    );
+    if (created.status !== 'created') throw new SessionError('koa-epoch-session: login was refused');
+    if (sameUser) markEnded(state, sameUser.key);
+    for (const session of held) if (session !== sameUser) await store.endHeld(state, session, '');
+    // A previous session of this user revoked while the request ran gave its data to no one.
+    if (!created.carried) ctx.session = {};
+    const key = externalKey(tag, created.epoch, sid);
+    switchTo(state, {
+      key,
+      tag,
+      userId,
+      epoch: created.epoch,
+      handle,
+      loginTime: now,
+      header: encodeHeader(meta, now),
+      createdAt: meta?.createdAt,
+      dataJson: created.carried ? json : emptyJson,
+      expiresAt: expires,
+      written: true,
+    });
     state.revoked = undefined;
+    // koa-session now drops the old id (already ended above) and takes the new one from genid;
+    // its save finds the data already written.
     await ctx.session!.regenerate();
     const result = { sessionId: handle, evicted: created.evicted };
     if (result.evicted.length > 0) {
@@ -197,7 +212,12 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
         evicted: result.evicted,
       });
     }
-    store.emit('login', { userId, sessionId: handle, ip: ctx.ip ?? '', userAgent: ctx.get('user-agent') });
+    store.emit('login', {
+      userId,
+      sessionId: handle,
+      ip: meta?.ip ?? ctx.ip ?? '',
+      userAgent: ctx.get('user-agent'),
+    });
     if (settings.onLogin) notifyLogin(ctx, userId, result);
     return result;
   }
@@ -235,78 +255,63 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
 
   async function logout(ctx: Context): Promise<void> {
     const state = stateOf(ctx);
-    // koa-session's Session keeps the id it was created with; after a regenerate the state knows better.
-    const key = state.exists ? state.externalKey : ctx.session?.externalKey;
-    if (key !== undefined) {
-      await store.destroy(key, { ctx });
-      state.endedKey = key;
-    }
+    for (const session of heldSessions(state)) await store.endHeld(state, session, '');
     ctx.session = null;
   }
 
   async function logoutOthers(ctx: Context, options: { reason?: string } = {}): Promise<boolean> {
     const reason = options.reason ?? REASONS.signedOutElsewhere;
     assertReason(reason);
-    const state = liveUser(ctx);
-    if (state === undefined) return false;
-    const tag = state.tag!;
+    const state = stateOf(ctx);
+    const current = liveUser(ctx);
+    if (current === undefined) return false;
     const now = Date.now();
-    const sid = newSid(state.loginTime);
+    const sid = newSid(current.loginTime);
     const handle = sessionHandle(sid);
-    const key = externalKey(tag, sid);
-    const epochValue = freshEpochValue(tag, state.userId!);
     const json = savedJson(ctx, ctx.session!.toJSON());
-    const ttl = store.cappedTtl(saveTtl(ctx), state.loginTime, now);
-    const meta = registry ? deviceMeta(ctx, state.createdAt ?? state.loginTime) : undefined;
-    const device = meta ? deviceRecord(meta) : { ref: '', value: '' };
-    const reply =
-      ttl <= 0
-        ? 0
-        : await store.script(
-            'logoutOthers',
-            [
-              keys.epoch(tag),
-              keys.userBase(tag),
-              keys.registry(tag),
-              keys.rotationReason(tag),
-              keys.devices(tag),
-            ],
-            [
-              state.epoch!,
-              state.handle!,
-              epochValue,
-              handle,
-              encodeValue(json, meta, now),
-              ttl,
-              registry ? now + ttl : '',
-              encodeReason(reason, now),
-              device.ref,
-              device.value,
-            ],
-          );
-    if (reply === 0) {
-      state.exists = false;
+    const expires = newExpiry(ctx, current.loginTime, now);
+    const meta = registry ? requestMeta(ctx, current.createdAt ?? current.loginTime) : undefined;
+    const header = encodeHeader(meta, now);
+    const { epoch, lag } =
+      expires <= now
+        ? { epoch: undefined, lag: undefined }
+        : await store.logoutOthers({
+            tag: current.tag!,
+            userId: current.userId!,
+            epoch: current.epoch!,
+            handle: current.handle,
+            newHandle: handle,
+            value: encodeValue(expires, header, json),
+            expiresAt: expires,
+            now,
+            meta,
+            reason: encodeReason(reason, now),
+          });
+    if (epoch === undefined) {
+      markEnded(state, current.key);
       ctx.session = null;
       return false;
     }
-    if (reply !== 1) throw badReply('logoutOthers', reply);
-    store.emit('revoked', { userId: state.userId, scope: 'others', reason });
-    switchTo(
-      state,
-      {
-        externalKey: key,
-        tag,
-        userId: state.userId,
-        epoch: epochValue.slice(0, RANDOM_LENGTH),
-        handle,
-        loginTime: state.loginTime,
-        dataJson: json,
-        createdAt: meta?.createdAt,
-        expiresAt: now + ttl,
-      },
-      state.externalKey,
-    );
+    store.emit('revoked', { userId: current.userId, scope: 'others', reason });
+    markEnded(state, current.key);
+    switchTo(state, {
+      ...current,
+      key: externalKey(current.tag, epoch, sid),
+      epoch,
+      handle,
+      header,
+      createdAt: meta?.createdAt ?? current.createdAt,
+      dataJson: json,
+      expiresAt: expires,
+      written: true,
+    });
     await ctx.session!.regenerate();
+    if (lag) {
+      // Applied on the master; the caller already holds the new session (its cookie is kept on
+      // the error response by the middleware). A retry rotates again and waits again.
+      lag.result = true;
+      throw lag;
+    }
     return true;
   }
 

@@ -1,52 +1,59 @@
-// Per-request session state: what this request read from Redis, which later writes are conditional on.
+// Per-request session state: what this request read and wrote, which every later write is checked against.
 
 export interface Revocation {
   reason: string;
   at: Date;
 }
 
-export interface RegenerateSource {
-  tag: string;
-  userId: string;
-  epoch: string;
+/** A session this request read from Redis or wrote there itself. */
+export interface HeldSession {
+  /** The cookie value. */
+  key: string;
+  /** Signed-in sessions: the user's tag, id and the epoch the key is under; `undefined` when anonymous. */
+  tag: string | undefined;
+  userId: string | undefined;
+  epoch: string | undefined;
+  handle: string;
+  /** From the sid: absolute lifetimes count from it, and a regenerated sid keeps it. */
   loginTime: number;
+  /** The registry header as stored (`''` without the registry), and when the session was created. */
+  header: string;
   createdAt: number | undefined;
+  /** The data part as stored, to tell an unchanged session (a rolling touch) from a change. */
+  dataJson: string;
+  /** When the session ends, as stored in its value (ms since the epoch). */
+  expiresAt: number;
+  /** Written with its full lifetime during this request: a second save of the same data is a no-op. */
+  written: boolean;
 }
 
 export interface RequestState {
-  /** The cookie value this state describes. */
-  externalKey: string | undefined;
-  /** Signed-in sessions: the user's tag and id. */
-  tag: string | undefined;
-  userId: string | undefined;
-  /** The epoch the session was read or created under; every write is conditional on it. */
-  epoch: string | undefined;
-  handle: string | undefined;
-  loginTime: number;
-  /** The data part as stored, to tell a rolling touch (PEXPIRE) from a change (SET). */
-  dataJson: string | undefined;
-  /** With the registry: when the session was created, kept across rewrites. */
-  createdAt: number | undefined;
-  /** The key is known to exist: later writes update it (XX) instead of creating it (NX). */
-  exists: boolean;
-  /** When the store key expires (ms since the epoch), as of the last read or write. */
-  expiresAt: number | undefined;
-  /** Written with a full TTL during this request: a second save of the same data is a no-op. */
-  written: boolean;
-  /** Set by destroy() of a live signed-in session, so regenerate() keeps the user, epoch and login time. */
-  regenerateFrom: RegenerateSource | undefined;
+  /** What the request's cookie reached on entry. Login ends it, whatever `ctx.session` holds by then. */
+  presented: HeldSession | undefined;
+  /** The session the request holds now: read, written, or created by login or logoutOthers. */
+  current: HeldSession | undefined;
+  /** A key genid handed to koa-session under which nothing is stored yet: only it may be created. */
+  minted: string | undefined;
+  /** Cookie values whose sessions this request ended: no later write may bring them back. */
+  ended: Set<string> | undefined;
+  /** koa-session's regenerate() is running: destroy() leaves the signed-in session to the re-key. */
+  regenerating: boolean;
+  /** The signed-in session a regenerate() re-keys: the next write moves it atomically. */
+  regenerateFrom: HeldSession | undefined;
+  /** A key koa-session keeps using for data that was moved under another key (an anonymous restart). */
+  replacement: { from: string; to: string } | undefined;
+  /** `ctx.session = null` was assigned: a new object assigned after it starts an anonymous session. */
+  nulled: boolean;
+  /** A key minted for a session that was revoked while it was being regenerated: writes to it are dropped. */
+  discardKey: string | undefined;
   /** Set when the presented cookie named a session that had been revoked. */
   revoked: Revocation | undefined;
-  /** destroy() found the signed-in session already revoked: the id genid issues next stays empty. */
-  discardNext: boolean;
-  discardKey: string | undefined;
   /** The maxAge koa-session passed to the last set(): the cookie written next follows it. */
   savedMaxAge: number | 'session' | undefined;
   /** A legacy session adopted by get(): the middleware re-issues the cookie under the new key. */
   adoptedFrom: string | undefined;
-  /** login / logoutOthers: the key genid must hand koa-session, and the old key already ended. */
+  /** login / logoutOthers / adoption: the key genid must hand koa-session next. */
   pendingKey: string | undefined;
-  endedKey: string | undefined;
 }
 
 /** A private property of the Koa context: as cheap as a field, and gone with the request. */
@@ -62,61 +69,51 @@ export function stateOf(ctx: object): RequestState {
   return state;
 }
 
-/** What describes the session the request holds; resetState replaces exactly these. */
-function blankSession() {
+export function blankState(): RequestState {
   return {
-    externalKey: undefined,
-    tag: undefined,
-    userId: undefined,
-    epoch: undefined,
-    handle: undefined,
-    loginTime: 0,
-    dataJson: undefined,
-    createdAt: undefined,
-    exists: false,
-    expiresAt: undefined,
-    written: false,
+    presented: undefined,
+    current: undefined,
+    minted: undefined,
+    ended: undefined,
+    regenerating: false,
     regenerateFrom: undefined,
-  } satisfies Partial<RequestState>;
-}
-
-/** What belongs to the request as a whole, and survives a change of session within it. */
-function blankRequest() {
-  return {
-    revoked: undefined,
-    discardNext: false,
+    replacement: undefined,
+    nulled: false,
     discardKey: undefined,
+    revoked: undefined,
     savedMaxAge: undefined,
     adoptedFrom: undefined,
     pendingKey: undefined,
-    endedKey: undefined,
-  } satisfies Partial<RequestState>;
+  };
 }
 
-export function blankState(): RequestState {
-  // Object.assign, not spread: this runs on every request, and spread costs several times more.
-  return Object.assign(blankSession(), blankRequest());
+export function isEnded(state: RequestState, key: string): boolean {
+  return state.ended?.has(key) ?? false;
 }
 
-/** Replaces the state's session, keeping what belongs to the request (the revocation seen on entry). */
-export function resetState(state: RequestState, next: Partial<RequestState>): void {
-  Object.assign(state, blankSession(), next);
+export function markEnded(state: RequestState, key: string): void {
+  state.ended ??= new Set();
+  state.ended.add(key);
+  if (state.current?.key === key) state.current = undefined;
+  if (state.minted === key) state.minted = undefined;
 }
 
-/** A signed-in or anonymous session this library has just written with a full TTL. */
-export type WrittenSession = Pick<
-  RequestState,
-  'externalKey' | 'handle' | 'loginTime' | 'dataJson' | 'expiresAt'
-> &
-  Partial<Pick<RequestState, 'tag' | 'userId' | 'epoch' | 'createdAt'>>;
+/** The request's live sessions that it has not ended, newest first, each once. */
+export function heldSessions(state: RequestState): HeldSession[] {
+  const held: HeldSession[] = [];
+  for (const session of [state.current, state.presented]) {
+    if (session && !isEnded(state, session.key) && !held.some((s) => s.key === session.key))
+      held.push(session);
+  }
+  return held;
+}
 
 /**
  * The request now holds a session written by login, logoutOthers or an adoption: genid hands its
- * key to koa-session's regenerate, which then skips destroying `endedKey` (already ended, or never
- * stored) and finds nothing left to save.
+ * key to koa-session's regenerate, whose save then finds nothing left to write.
  */
-export function switchTo(state: RequestState, session: WrittenSession, endedKey: string | undefined): void {
-  resetState(state, { ...session, exists: true, written: true });
-  state.pendingKey = session.externalKey;
-  state.endedKey = endedKey;
+export function switchTo(state: RequestState, session: HeldSession): void {
+  state.current = session;
+  state.pendingKey = session.key;
+  state.nulled = false;
 }

@@ -1,27 +1,15 @@
-// The koa-session store: get, set and destroy on the epoch-keyed layout, plus genid.
-import { EventEmitter } from 'node:events';
+// The koa-session store: get, set, destroy and genid on the epoch-keyed layout, checked against what the request holds.
 import { debuglog } from 'node:util';
+import { SessionEngine } from './engine.js';
 import { SessionError } from './errors.js';
-import {
-  externalKey,
-  freshEpochValue,
-  KeyLayout,
-  newSid,
-  type ParsedKey,
-  parseExternalKey,
-  RANDOM_LENGTH,
-  sessionHandle,
-  userTag,
-} from './keys.js';
-import { type EpochStoreOptions, isDuration, type StoreSettings, storeSettings } from './options.js';
-import { asInteger, asString, badReply, redisCall } from './redis-call.js';
+import { externalKey, newSid, type ParsedKey, parseExternalKey, sessionHandle, userTag } from './keys.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
-import { defineScripts, REVOKING, type ScriptName, type ScriptRunner } from './scripts.js';
 import {
   blankState,
-  type RegenerateSource,
+  type HeldSession,
+  isEnded,
+  markEnded,
   type RequestState,
-  resetState,
   stateOf,
   switchTo,
 } from './state.js';
@@ -29,16 +17,15 @@ import {
   type DeviceMeta,
   dataJson,
   decodeValue,
-  deviceRecord,
+  encodeHeader,
   encodeValue,
+  rawHeader,
   type SessionData,
-  stamp,
 } from './value.js';
 
-const debug = debuglog('koa-epoch-session');
+export { COOKIE_SLACK } from './engine.js';
 
-/** koa-session keeps the store alive this much longer than the cookie; `_expire` is derived back from the TTL. */
-export const COOKIE_SLACK = 10_000;
+const debug = debuglog('koa-epoch-session');
 
 /** What koa-session passes as the third argument of get/set/destroy. */
 export interface StoreCallOptions {
@@ -48,101 +35,41 @@ export interface StoreCallOptions {
 }
 
 /** The minimal view of a Koa context the store reads for device metadata. */
-interface RequestLike {
+export interface RequestLike {
   ip?: string;
   get?: (field: string) => string;
 }
 
 /**
- * Events, for logs and metrics: `login`, `revoked`, `rejected` (a revoked cookie was presented),
- * `limit` (a login evicted or was refused) and `redis-error`. The name `error` is never used, so an
- * app without listeners is never crashed by an event.
+ * A rolling save of unchanged data is skipped while the stored expiry is this close to the one it
+ * would write (at most 1 s, and 1% of the lifetime): a busy session is written about once a second
+ * instead of on every request, and ends at most that much before its cookie, never after.
  */
-export class EpochStore extends EventEmitter {
-  readonly keys: KeyLayout;
-  readonly settings: StoreSettings;
-  readonly #run: ScriptRunner;
-  readonly #runLegacy: ScriptRunner | undefined;
+function touchWindow(ttl: number): number {
+  return Math.min(1000, Math.floor(ttl / 100));
+}
 
-  constructor(options: EpochStoreOptions) {
-    super();
-    this.settings = storeSettings(options);
-    this.keys = new KeyLayout(this.settings.prefix);
-    this.#run = defineScripts(this.settings.redis);
-    const legacy = this.settings.legacy;
-    this.#runLegacy =
-      legacy && (legacy.redis === this.settings.redis ? this.#run : defineScripts(legacy.redis));
-  }
-
-  /** Runs a script, mapping Redis failures to SessionStoreUnavailableError (503). */
-  script(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const acknowledgement = REVOKING.has(name) ? this.settings.waitForReplicas : undefined;
-    return this.call(this.#run(name, keys, args, acknowledgement));
-  }
-
-  /** Awaits a Redis command, reporting failures as `redis-error` and rethrowing them as SessionErrors. */
-  async call<T>(operation: Promise<T>): Promise<T> {
-    try {
-      return await redisCall(operation);
-    } catch (error) {
-      debug('redis error: %s', (error as Error).message);
-      this.emit('redis-error', error);
-      throw error;
-    }
-  }
-
+export class EpochStore extends SessionEngine {
   /**
-   * koa-session's `genid`. A new anonymous sid, unless this request is re-keying a signed-in
-   * session (login, logoutOthers, or `ctx.session.regenerate()` of a signed-in session), in which
-   * case the new id stays bound to the same user and keeps the login time (absolute lifetime).
+   * koa-session's `genid`: the key of a session written by login or logoutOthers, a new sid under
+   * the same user and epoch for a `regenerate()` of a signed-in session, or a new anonymous sid.
    */
   genid = (ctx?: object): string => {
-    const state = ctx ? stateOf(ctx) : undefined;
-    if (state?.pendingKey !== undefined) {
+    if (ctx === undefined) return newSid(Date.now());
+    const state = stateOf(ctx);
+    if (state.pendingKey !== undefined) {
       const key = state.pendingKey;
       state.pendingKey = undefined;
       return key;
     }
-    const source = state?.regenerateFrom;
-    if (source !== undefined) return externalKey(source.tag, newSid(source.loginTime));
-    if (state?.discardNext) {
-      state.discardNext = false;
-      state.discardKey = newSid(Date.now());
-      return state.discardKey;
-    }
-    // koa-session is starting a new session (no cookie, or it rejected what get() returned):
-    // whatever this request read before no longer describes ctx.session.
-    if (state !== undefined) resetState(state, {});
-    return newSid(Date.now());
+    const from = state.regenerateFrom;
+    // The new sid keeps the login time, so an absolute lifetime still counts from the login.
+    const key = from ? externalKey(from.tag, from.epoch, newSid(from.loginTime)) : newSid(Date.now());
+    // koa-session starts a new session under this key: nothing the request read describes it.
+    if (!from) state.current = undefined;
+    state.minted = key;
+    return key;
   };
-
-  /** Store TTL, in ms, for the `maxAge` koa-session passes: a number, `'session'` or `undefined`. */
-  ttl(maxAge: number | 'session' | undefined): number {
-    const value = maxAge ?? this.settings.maxAge;
-    if (value === 'session') return this.settings.browserSessionTtl;
-    if (!isDuration(value)) {
-      throw new TypeError(
-        'koa-epoch-session: maxAge must be a positive number of milliseconds up to 100 years, "session" or undefined',
-      );
-    }
-    return Math.ceil(value);
-  }
-
-  /** The end of a session's absolute lifetime, if one is configured. */
-  lifetimeEnd(loginTime: number): number | undefined {
-    const cap = this.settings.absoluteMaxAge;
-    return cap === undefined ? undefined : loginTime + cap;
-  }
-
-  /**
-   * The TTL to write, capped by the absolute lifetime; 0 once it is over. The key keeps
-   * koa-session's slack past the cap, so the `_expire` derived from it lands on the cap itself.
-   */
-  cappedTtl(requested: number, loginTime: number, now: number): number {
-    const end = this.lifetimeEnd(loginTime);
-    if (end === undefined) return requested;
-    return end <= now ? 0 : Math.min(requested, end + COOKIE_SLACK - now);
-  }
 
   async get(
     key: string,
@@ -158,160 +85,70 @@ export class EpochStore extends EventEmitter {
       return undefined;
     }
     const now = Date.now();
-    return parsed.tag === undefined
-      ? this.#getAnonymous(key, parsed, state, now)
-      : this.#getUser(key, parsed, state, now);
-  }
-
-  async #getAnonymous(key: string, parsed: ParsedKey, state: RequestState, now: number) {
-    const reply = await this.script('readAnonymous', [this.keys.anonymous(parsed.handle)], []);
-    if (reply === null || reply === false) return undefined;
-    const [raw, pttl] = Array.isArray(reply) ? [asString(reply[0]), asInteger(reply[1])] : [];
-    if (raw === undefined || pttl === undefined) throw badReply('readAnonymous', reply);
-    const value = decodeValue(raw);
-    if (value === undefined) return undefined;
-    resetState(state, {
-      externalKey: key,
-      handle: parsed.handle,
-      loginTime: parsed.loginTime,
-      dataJson: value.dataJson,
-      exists: true,
-    });
-    return withExpire(value.data, pttl, now);
-  }
-
-  async #getUser(key: string, parsed: ParsedKey, state: RequestState, now: number) {
-    const tag = parsed.tag!;
-    const { keys, settings } = this;
-    const reply = await this.script(
-      'readUser',
-      [keys.epoch(tag), keys.userBase(tag), keys.sessionReason(tag, parsed.handle), keys.rotationReason(tag)],
-      // The stamp is only written with the registry on; without it, the read sends nothing extra.
-      settings.registry
-        ? [parsed.handle, now, settings.lastSeenInterval, stamp(now)]
-        : [parsed.handle, now, 0, ''],
-    );
-    if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw badReply('readUser', reply);
+    if (parsed.tag === undefined) {
+      const raw = await this.readAnonymous(parsed.handle);
+      return raw === undefined ? undefined : this.#hold(state, key, parsed, raw, now);
+    }
+    const tag = parsed.tag;
+    const read = await this.readUser(tag, parsed.epoch!, parsed.handle);
     const lifetimeEnd = this.lifetimeEnd(parsed.loginTime);
-    if (reply[0] === 0) {
-      state.revoked = explainMiss(asString(reply[1]), asString(reply[2]), parsed.loginTime, lifetimeEnd, now);
+    if (!read.live) {
+      state.revoked = explainMiss(
+        read.sessionReason,
+        read.rotationReason,
+        parsed.loginTime,
+        lifetimeEnd,
+        now,
+      );
       if (state.revoked)
         this.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...state.revoked });
       return undefined;
     }
-    const epochValue = asString(reply[1]);
-    const raw = asString(reply[2]);
-    const pttl = asInteger(reply[3]);
-    if (epochValue === undefined || raw === undefined || pttl === undefined)
-      throw badReply('readUser', reply);
     // Hashed tags learn the id from the epoch key; it must hash back to the tag in the cookie.
-    const userId = parsed.userId ?? epochValue.slice(RANDOM_LENGTH);
+    const userId = parsed.userId ?? read.epochValue.slice(parsed.epoch!.length);
     if (userId === '' || userTag(userId) !== tag) return undefined;
     if (lifetimeEnd !== undefined && now >= lifetimeEnd) {
-      await this.#endUser(tag, parsed.handle, encodeReason(REASONS.lifetime, now));
+      await this.endUser(tag, parsed.epoch, parsed.handle, encodeReason(REASONS.lifetime, now));
       state.revoked = { reason: REASONS.lifetime, at: new Date(lifetimeEnd) };
       this.emit('rejected', { userId, sessionId: parsed.handle, ...state.revoked });
       return undefined;
     }
+    const data = this.#hold(state, key, parsed, read.raw, now, userId);
+    const header = state.current?.header;
+    if (data && header && this.settings.registry) {
+      const lastSeen = decodeLastSeen(header);
+      // The stamp is in whole seconds: count from the end of its second, so that a refresh never
+      // comes sooner than the interval. A separate, rare write: the read itself stays one MGET.
+      if (now - (lastSeen + 1000) >= this.settings.lastSeenInterval) {
+        await this.refreshLastSeen(tag, parsed.epoch!, parsed.handle, now);
+      }
+    }
+    return data;
+  }
+
+  /** Decodes a value the request reached and records it as the session the request holds. */
+  #hold(state: RequestState, key: string, parsed: ParsedKey, raw: string, now: number, userId?: string) {
     const value = decodeValue(raw);
-    if (value === undefined) return undefined;
-    resetState(state, {
-      externalKey: key,
-      tag,
+    // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
+    if (value === undefined || value.expiresAt <= now) return undefined;
+    const session: HeldSession = {
+      key,
+      tag: parsed.tag,
       userId,
-      epoch: epochValue.slice(0, RANDOM_LENGTH),
+      epoch: parsed.epoch,
       handle: parsed.handle,
       loginTime: parsed.loginTime,
-      dataJson: value.dataJson,
+      header: rawHeader(raw),
       createdAt: value.header?.createdAt,
-      exists: true,
-      expiresAt: now + pttl,
-    });
-    return withExpire(value.data, pttl, now);
-  }
-
-  /**
-   * Moves a legacy session into the new layout: taken out of its old key atomically (so it can
-   * never be used again), written under the user's epoch with a new sid (or as an anonymous
-   * session), and the cookie re-issued by the middleware through koa-session's regenerate.
-   */
-  async #adopt(legacyKey: string, state: RequestState, ctx: object | undefined) {
-    const legacy = this.settings.legacy!;
-    const reply = await this.call(this.#runLegacy!('takeLegacy', [legacy.prefix + legacyKey], []));
-    if (reply === null || reply === false) return undefined;
-    const [raw, pttl] = Array.isArray(reply) ? [asString(reply[0]), asInteger(reply[1])] : [];
-    if (raw === undefined || pttl === undefined) throw badReply('takeLegacy', reply);
-    const value = decodeValue(raw.startsWith('{') ? raw : '');
-    if (value === undefined || ctx === undefined) return undefined;
-    const now = Date.now();
-    const ttl = pttl > 0 ? pttl : this.ttl(undefined);
-    const json = dataJson(value.data);
-    const userId = adoptedUser(legacy.userId, value.data);
-    const sid = newSid(now);
-    const handle = sessionHandle(sid);
-    const session = { handle, loginTime: now, dataJson: json, expiresAt: now + ttl };
-    if (userId === undefined) {
-      await this.call(this.settings.redis.set(this.keys.anonymous(handle), json, 'PX', ttl, 'NX'));
-      switchTo(state, { ...session, externalKey: sid }, legacyKey);
-    } else {
-      const tag = userTag(userId);
-      const meta = this.settings.registry ? requestMeta(ctx as RequestLike, now) : undefined;
-      const created = await this.createUserSession(tag, userId, handle, json, meta, ttl, now, {
-        maxSessions: 0,
-        policy: 'evict-oldest',
-        endHandle: '',
-      });
-      if (created.limited) return undefined;
-      const signedIn = { tag, userId, epoch: created.epoch, createdAt: meta?.createdAt };
-      switchTo(state, { ...session, ...signedIn, externalKey: externalKey(tag, sid) }, legacyKey);
-    }
-    state.adoptedFrom = legacyKey;
-    debug('adopted a legacy session as %s', userId === undefined ? 'anonymous' : 'signed-in');
-    return withExpire(value.data, ttl, now);
-  }
-
-  /**
-   * The login script: a new session under the user's current epoch (creating the epoch if there
-   * is none), with the concurrent-session limit enforced in the same atomic step.
-   */
-  async createUserSession(
-    tag: string,
-    userId: string,
-    handle: string,
-    json: string,
-    meta: DeviceMeta | undefined,
-    ttl: number,
-    now: number,
-    limit: { maxSessions: number; policy: string; endHandle: string },
-  ): Promise<{ limited: true; count: number } | { limited: false; epoch: string; evicted: string[] }> {
-    const { keys } = this;
-    const device = meta ? deviceRecord(meta) : { ref: '', value: '' };
-    const reply = await this.script(
-      'login',
-      [keys.epoch(tag), keys.userBase(tag), keys.registry(tag), keys.devices(tag)],
-      [
-        freshEpochValue(tag, userId),
-        handle,
-        encodeValue(json, meta, now),
-        ttl,
-        now,
-        this.settings.registry ? '1' : '0',
-        limit.maxSessions,
-        limit.policy,
-        limit.endHandle,
-        encodeReason(REASONS.sessionLimit, now),
-        device.ref,
-        device.value,
-      ],
-    );
-    if (!Array.isArray(reply)) throw badReply('login', reply);
-    if (reply[0] === 0 && typeof reply[1] === 'number') return { limited: true, count: reply[1] };
-    const epochValue = asString(reply[1]);
-    const evicted = Array.isArray(reply[2]) ? reply[2].map(asString) : undefined;
-    if (reply[0] !== 1 || epochValue === undefined || evicted === undefined || evicted.includes(undefined)) {
-      throw badReply('login', reply);
-    }
-    return { limited: false, epoch: epochValue.slice(0, RANDOM_LENGTH), evicted: evicted as string[] };
+      dataJson: value.dataJson,
+      expiresAt: value.expiresAt,
+      written: false,
+    };
+    state.presented = session;
+    state.current = session;
+    // koa-session checks `_expire` itself, and `renew` reads it.
+    if (typeof value.data._maxAge === 'number') value.data._expire = value.expiresAt;
+    return value.data;
   }
 
   async set(
@@ -320,204 +157,344 @@ export class EpochStore extends EventEmitter {
     maxAge?: number | 'session',
     options: StoreCallOptions = {},
   ) {
-    const parsed = parseExternalKey(key);
-    if (parsed === undefined)
-      throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
+    if (options.ctx === undefined) {
+      throw new SessionError(
+        "koa-epoch-session: set() needs koa-session's { ctx } argument (koa-session 7 passes it)",
+      );
+    }
     if (sessionData === null || typeof sessionData !== 'object') {
       throw new TypeError('koa-epoch-session: set() needs the session data as an object');
     }
-    const state = options.ctx ? stateOf(options.ctx) : undefined;
-    if (state) state.savedMaxAge = maxAge;
-    if (state?.discardKey === key) {
-      debug('not continuing a session that was revoked while this request ran');
-      return;
-    }
-    const ttl = this.ttl(maxAge);
+    const state = stateOf(options.ctx);
+    const request = options.ctx as RequestLike;
+    if (state.replacement?.from === key) key = state.replacement.to;
+    const parsed = parseExternalKey(key);
+    if (parsed === undefined)
+      throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
+    state.savedMaxAge = maxAge;
+    if (key === state.discardKey) return;
+    const now = Date.now();
     const json = dataJson(sessionData);
-    if (parsed.tag === undefined) return this.#setAnonymous(key, parsed, json, ttl, state);
-    return this.#setUser(key, parsed, json, ttl, state, options.ctx as RequestLike | undefined);
+    const current = state.current;
+    if (isEnded(state, key) || (state.nulled && current?.key === key && current.tag !== undefined)) {
+      // Logout (or `ctx.session = null`) then a new object: koa-session would save it under the
+      // signed-in key it already had. That key is ended, and stays ended (invariants 2 and 6).
+      if (!isEnded(state, key)) await this.endHeld(state, current!, '');
+      return this.#restartAnonymous(state, key, sessionData, json, maxAge, now);
+    }
+    if (current?.key === key) return this.#update(state, current, sessionData, json, maxAge, now, request);
+    if (key === state.minted) {
+      state.minted = undefined;
+      const from = state.regenerateFrom;
+      if (from !== undefined && parsed.tag === from.tag) {
+        state.regenerateFrom = undefined;
+        return this.#rekey(state, from, key, parsed, json, sessionData, maxAge, now, request);
+      }
+      if (parsed.tag === undefined)
+        return this.#createAnonymous(state, key, parsed, json, sessionData, maxAge, now);
+    }
+    // A key this request neither read nor minted: writing it could bring back a session that was
+    // ended, or create one nobody signed in. A create write is for keys genid minted here.
+    debug('refusing to write a session this request did not read or create');
   }
 
-  async #setAnonymous(
+  async #createAnonymous(
+    state: RequestState,
     key: string,
     parsed: ParsedKey,
     json: string,
-    ttl: number,
-    state: RequestState | undefined,
+    sessionData: SessionData,
+    maxAge: number | 'session' | undefined,
+    now: number,
   ) {
-    const { redis } = this.settings;
-    const redisKey = this.keys.anonymous(parsed.handle);
-    const known = state?.externalKey === key && state.exists;
-    if (known && json === state.dataJson) {
-      if (state.written) return;
-      const touched = await this.call(redis.pexpire(redisKey, ttl));
-      Object.assign(
-        state,
-        touched === 1 ? { written: true, expiresAt: Date.now() + ttl } : { exists: false },
-      );
-      return;
-    }
-    // An existing session is updated only while it exists (XX): a save that lands after a
-    // logout or regenerate must not bring it back. A new one must not overwrite anything (NX).
-    const written = known
-      ? await this.call(redis.set(redisKey, json, 'PX', ttl, 'XX'))
-      : await this.call(redis.set(redisKey, json, 'PX', ttl, 'NX'));
-    if (state === undefined) return;
-    if (written === null) {
-      debug('anonymous session %s ended while this request ran; not written', parsed.handle);
-      state.exists = false;
-      return;
-    }
-    resetState(state, {
-      externalKey: key,
+    const expiresAt = this.expiry(sessionData._expire, maxAge, parsed.loginTime, now);
+    if (expiresAt <= now) return;
+    const written = await this.writeAnonymous(
+      parsed.handle,
+      encodeValue(expiresAt, '', json),
+      expiresAt - now,
+      'NX',
+    );
+    if (!written) return;
+    state.current = {
+      key,
+      tag: undefined,
+      userId: undefined,
+      epoch: undefined,
       handle: parsed.handle,
       loginTime: parsed.loginTime,
+      header: '',
+      createdAt: undefined,
       dataJson: json,
-      exists: true,
+      expiresAt,
       written: true,
-      expiresAt: Date.now() + ttl,
+    };
+  }
+
+  /** The data of an ended session's key goes to a new anonymous session; the cookie follows it. */
+  async #restartAnonymous(
+    state: RequestState,
+    endedKey: string,
+    sessionData: SessionData,
+    json: string,
+    maxAge: number | 'session' | undefined,
+    now: number,
+  ) {
+    state.nulled = false;
+    const sid = newSid(now);
+    const parsed = parseExternalKey(sid)!;
+    state.replacement = { from: endedKey, to: sid };
+    await this.#createAnonymous(state, sid, parsed, json, sessionData, maxAge, now);
+  }
+
+  async #update(
+    state: RequestState,
+    current: HeldSession,
+    sessionData: SessionData,
+    json: string,
+    maxAge: number | 'session' | undefined,
+    now: number,
+    request: RequestLike,
+  ) {
+    const expiresAt = this.expiry(sessionData._expire, maxAge, current.loginTime, now);
+    if (expiresAt <= now) {
+      // Past the absolute lifetime: the session ends instead of being written.
+      if (current.tag !== undefined) {
+        await this.endHeld(state, current, encodeReason(REASONS.lifetime, now));
+        state.revoked = { reason: REASONS.lifetime, at: new Date(now) };
+      }
+      return;
+    }
+    const ttl = expiresAt - now;
+    if (json === current.dataJson && (current.written || current.expiresAt >= expiresAt - touchWindow(ttl)))
+      return;
+    let written: boolean;
+    let header = current.header;
+    if (current.tag === undefined) {
+      written = await this.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
+    } else if (this.settings.registry) {
+      // A rewrite records the device as this request shows it, and counts as activity.
+      const meta = requestMeta(request, current.createdAt ?? current.loginTime);
+      header = encodeHeader(meta, now);
+      written = await this.writeUser(
+        current.tag,
+        current.epoch!,
+        current.handle,
+        encodeValue(expiresAt, header, json),
+        ttl,
+        {
+          score: expiresAt,
+          now,
+          meta,
+        },
+      );
+    } else {
+      written = await this.writeUser(
+        current.tag,
+        current.epoch!,
+        current.handle,
+        encodeValue(expiresAt, header, json),
+        ttl,
+        undefined,
+      );
+    }
+    if (!written) {
+      // Revoked, rotated or logged out while this request ran: it stays dead (invariant 2).
+      debug('session %s ended while this request ran; not written', current.handle);
+      markEnded(state, current.key);
+      return;
+    }
+    Object.assign(current, {
+      header,
+      dataJson: json,
+      expiresAt,
+      written: true,
+      createdAt: current.createdAt ?? (header ? current.loginTime : undefined),
     });
   }
 
-  async #setUser(
+  async #rekey(
+    state: RequestState,
+    from: HeldSession,
     key: string,
     parsed: ParsedKey,
     json: string,
-    requestedTtl: number,
-    state: RequestState | undefined,
-    request: RequestLike | undefined,
+    sessionData: SessionData,
+    maxAge: number | 'session' | undefined,
+    now: number,
+    request: RequestLike,
   ) {
-    const tag = parsed.tag!;
-    const now = Date.now();
-    let mode: 'create' | 'update' | 'touch';
-    let base: RegenerateSource;
-    if (state?.externalKey === key && state.exists && state.epoch !== undefined) {
-      if (json === state.dataJson && state.written) return;
-      mode = json === state.dataJson ? 'touch' : 'update';
-      base = {
-        tag,
-        epoch: state.epoch,
-        userId: state.userId!,
-        loginTime: state.loginTime,
-        createdAt: state.createdAt,
-      };
-    } else if (state?.regenerateFrom?.tag === tag) {
-      mode = 'create';
-      base = state.regenerateFrom;
-      state.regenerateFrom = undefined;
-    } else {
-      // No epoch to make the write conditional on: writing would risk resurrecting a revoked session.
-      debug('refusing to write signed-in session %s that this request did not read', parsed.handle);
-      return;
-    }
-    const ttl = this.cappedTtl(requestedTtl, base.loginTime, now);
-    if (ttl <= 0) {
-      await this.#endUser(tag, parsed.handle, encodeReason(REASONS.lifetime, now));
-      if (state)
-        Object.assign(state, { exists: false, revoked: { reason: REASONS.lifetime, at: new Date(now) } });
-      return;
-    }
-    if (mode === 'touch' && touchBuysNothing(state!, ttl, now)) return;
-    // A rewrite records the device as this request shows it; a touch leaves the header alone.
-    const createdAt = base.createdAt ?? base.loginTime;
-    const meta =
-      this.settings.registry && mode !== 'touch' ? requestMeta(request ?? {}, createdAt) : undefined;
-    const device = meta ? deviceRecord(meta) : { ref: '', value: '' };
-    const { keys } = this;
-    const reply = await this.script(
-      'writeUser',
-      [keys.epoch(tag), keys.userBase(tag), keys.registry(tag), keys.devices(tag)],
-      [
-        mode,
-        base.epoch,
+    const expiresAt = this.expiry(sessionData._expire, maxAge, from.loginTime, now);
+    const meta = this.settings.registry ? requestMeta(request, from.createdAt ?? from.loginTime) : undefined;
+    const header = encodeHeader(meta, now);
+    const moved =
+      expiresAt > now &&
+      (await this.rekeyUser(
+        from.tag!,
+        from.epoch!,
+        from.handle,
         parsed.handle,
-        mode === 'touch' ? '' : encodeValue(json, meta, now),
-        ttl,
-        this.settings.registry ? now + ttl : '',
-        now,
-        device.ref,
-        device.value,
-      ],
-    );
-    if (reply !== 0 && reply !== 1) throw badReply('writeUser', reply);
-    if (state === undefined) return;
-    if (reply === 0) {
-      // Revoked, rotated or logged out while this request ran: it stays dead (invariant 2).
-      debug('signed-in session %s was revoked while this request ran; not written', parsed.handle);
-      state.exists = false;
+        encodeValue(expiresAt, header, json),
+        expiresAt - now,
+        meta ? { score: expiresAt, now, meta } : undefined,
+      ));
+    markEnded(state, from.key);
+    if (!moved) {
+      // Revoked while this request ran: the session does not continue under the new id, not even
+      // as an anonymous copy of its data (invariant 2). The new cookie names nothing.
+      debug('signed-in session %s was revoked before its regenerate; not continued', from.handle);
+      state.discardKey = key;
       return;
     }
-    resetState(state, {
-      externalKey: key,
-      tag,
-      userId: base.userId,
-      epoch: base.epoch,
+    state.current = {
+      ...from,
+      key,
       handle: parsed.handle,
-      loginTime: base.loginTime,
+      header,
       dataJson: json,
-      createdAt: this.settings.registry ? createdAt : undefined,
-      exists: true,
+      expiresAt,
       written: true,
-      expiresAt: now + ttl,
-    });
+      createdAt: meta?.createdAt ?? from.createdAt,
+    };
   }
 
   async destroy(key: string, options: StoreCallOptions = {}) {
     const state = options.ctx ? stateOf(options.ctx) : undefined;
-    if (state?.endedKey === key) {
-      state.endedKey = undefined;
+    if (state?.replacement?.from === key) key = state.replacement.to;
+    if (state && isEnded(state, key)) return;
+    if (state && key === state.minted) {
+      // genid's key, never written: there is nothing to end.
+      state.minted = undefined;
       return;
     }
     const parsed = parseExternalKey(key);
     if (parsed === undefined) return;
-    const ended =
-      parsed.tag === undefined
-        ? await this.call(this.settings.redis.del(this.keys.anonymous(parsed.handle)))
-        : await this.#endUser(parsed.tag, parsed.handle, '');
-    if (state?.externalKey !== key) return;
-    if (parsed.tag !== undefined && ended !== 1 && state.exists) {
-      // Revoked while this request ran: if koa-session is regenerating, the session must not
-      // continue under a new id, not even as an anonymous copy of its data (invariant 2).
-      state.exists = false;
-      state.discardNext = true;
+    const current = state?.current;
+    if (state?.regenerating && current?.key === key && current.tag !== undefined) {
+      // koa-session's regenerate(): the old key goes in the same step that writes the new one.
+      state.regenerateFrom = current;
+      state.current = undefined;
       return;
     }
-    // koa-session's regenerate() destroys the old key, then asks genid for a new one: remember
-    // whose session it was, so the new id stays bound to the same user and epoch.
-    if (state.tag !== undefined && state.exists && state.epoch !== undefined) {
-      state.regenerateFrom = {
-        tag: state.tag,
-        userId: state.userId!,
-        epoch: state.epoch,
-        loginTime: state.loginTime,
-        createdAt: state.createdAt,
-      };
+    if (state && current?.key === key) await this.endHeld(state, current, '');
+    else if (parsed.tag === undefined) await this.endAnonymous(parsed.handle);
+    else await this.endUser(parsed.tag, parsed.epoch, parsed.handle, '');
+    if (state) markEnded(state, key);
+  }
+
+  /** Ends a session the request holds, and remembers that it did. */
+  async endHeld(state: RequestState, session: HeldSession, reason: string): Promise<boolean> {
+    const ended =
+      session.tag === undefined
+        ? await this.endAnonymous(session.handle)
+        : await this.endUser(session.tag, session.epoch, session.handle, reason);
+    markEnded(state, session.key);
+    return ended;
+  }
+
+  /**
+   * Moves a legacy session into the new layout: taken out of its old key atomically (so it can
+   * never be used again), written under the user's epoch with a new sid (or as an anonymous
+   * session), and the cookie re-issued by the middleware through koa-session's regenerate. A
+   * rotation since its last save revokes it; the concurrent-session limit applies as at login.
+   */
+  async #adopt(legacyKey: string, state: RequestState, ctx: object | undefined) {
+    const taken = await this.takeLegacy(legacyKey);
+    if (taken === undefined || ctx === undefined) return undefined;
+    let data: SessionData;
+    try {
+      const parsed: unknown = JSON.parse(taken.raw);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+      data = parsed as SessionData;
+    } catch {
+      return undefined;
     }
-    state.exists = false;
-  }
-
-  #endUser(tag: string, handle: string, reason: string): Promise<unknown> {
-    const { keys } = this;
-    return this.script(
-      'endUser',
-      [keys.epoch(tag), keys.userBase(tag), keys.registry(tag), keys.sessionReason(tag, handle)],
-      [handle, reason],
-    );
+    const now = Date.now();
+    const expire =
+      typeof data._expire === 'number'
+        ? data._expire
+        : now + (taken.pttl > 0 ? taken.pttl : this.ttl(undefined));
+    const expiresAt = this.expiry(expire, undefined, now, now);
+    if (expiresAt <= now) return undefined;
+    const json = dataJson(data);
+    const userId = adoptedUser(this.settings.legacy!.userId, data);
+    const sid = newSid(now);
+    const handle = sessionHandle(sid);
+    const held: HeldSession = {
+      key: sid,
+      tag: undefined,
+      userId: undefined,
+      epoch: undefined,
+      handle,
+      loginTime: now,
+      header: '',
+      createdAt: undefined,
+      dataJson: json,
+      expiresAt,
+      written: true,
+    };
+    if (userId === undefined) {
+      if (!(await this.writeAnonymous(handle, encodeValue(expiresAt, '', json), expiresAt - now, 'NX')))
+        return undefined;
+    } else {
+      const tag = userTag(userId);
+      const meta = this.settings.registry ? requestMeta(ctx as RequestLike, now) : undefined;
+      // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
+      const savedAt =
+        typeof data._expire === 'number' && typeof data._maxAge === 'number'
+          ? data._expire - data._maxAge
+          : 0;
+      const created = await this.login({
+        tag,
+        userId,
+        handle,
+        value: (header) => encodeValue(expiresAt, header, json),
+        emptyValue: (header) => encodeValue(expiresAt, header, json),
+        expiresAt,
+        now,
+        meta,
+        previous: undefined,
+        limit: this.limit,
+        legacySavedAt: savedAt,
+      });
+      if (created.status === 'revoked') {
+        state.revoked = created.revocation;
+        this.emit('rejected', { userId, sessionId: handle, ...created.revocation });
+        return undefined;
+      }
+      if (created.status === 'limited') {
+        state.revoked = { reason: REASONS.sessionLimit, at: new Date(now) };
+        this.emit('limit', { userId, policy: 'reject', limit: this.limit.maxSessions, evicted: [] });
+        return undefined;
+      }
+      if (created.evicted.length > 0) {
+        this.emit('limit', {
+          userId,
+          policy: 'evict-oldest',
+          limit: this.limit.maxSessions,
+          evicted: created.evicted,
+        });
+      }
+      Object.assign(held, {
+        key: externalKey(tag, created.epoch, sid),
+        tag,
+        userId,
+        epoch: created.epoch,
+        header: encodeHeader(meta, now),
+        createdAt: meta?.createdAt,
+      });
+    }
+    switchTo(state, held);
+    state.adoptedFrom = legacyKey;
+    debug('adopted a legacy session as %s', userId === undefined ? 'anonymous' : 'signed-in');
+    if (typeof data._maxAge === 'number') data._expire = expiresAt;
+    return data;
   }
 }
 
-/**
- * A rolling touch moves the expiry by the time since the last read or write. Within half the
- * cookie slack it buys nothing but a round trip, and the key still outlives the cookie.
- */
-function touchBuysNothing(state: RequestState, ttl: number, now: number): boolean {
-  return state.expiresAt !== undefined && state.expiresAt >= now + ttl - COOKIE_SLACK / 2;
-}
-
-/** koa-session checks `_expire`; we derive it from the TTL instead of storing it. */
-function withExpire(data: SessionData, pttl: number, now: number): SessionData {
-  if (typeof data._maxAge !== 'number' || pttl < 0) return data;
-  return { ...data, _expire: now + Math.max(pttl - COOKIE_SLACK, 0) };
+/** The last-seen time a registry header records, in ms. */
+function decodeLastSeen(header: string): number {
+  return Number.parseInt(header.slice(0, 7), 36) * 1000;
 }
 
 /** Device metadata as this request shows it: the IP honours `app.proxy` (Koa's `ctx.ip`). */

@@ -1,21 +1,19 @@
-// The stored session value: koa-session's JSON without `_expire`, plus a short device header when the registry is on.
+// The stored session value: when it expires, a short device header when the registry is on, then koa-session's JSON.
 import { createHash } from 'node:crypto';
 
 /**
- * Two layouts, told apart by the first byte:
+ * Two layouts, told apart by the byte after the expiry:
  *
- *   registry off: `{...data}`                                    (koa-session's JSON, minus `_expire`)
- *   registry on:  `<lastSeen:7><createdAt:7><device:6>{...data}`  (times in base36 Unix seconds)
+ *   registry off: `<expires:9>{...data}`
+ *   registry on:  `<expires:9><lastSeen:7><createdAt:7><device:6>{...data}`
  *
- * `_expire` is not stored: it is derived from the key's PTTL on read, so a rolling touch of
- * unchanged data is a PEXPIRE, not a rewrite (SPEC section 6). The last-seen stamp has a fixed
- * width at offset 0 so the read script can refresh it with SETRANGE, which keeps the TTL and
- * costs no extra round trip. The IP and user agent live once per user and device in the
- * registry's device hash, named here by a 6-character reference: a user agent is ~120 bytes,
- * and most of a user's sessions share one. The header is kept this short because it is paid once
- * per session: seconds are precise enough for a devices page, 7 base36 digits of them last until
- * the year 4434, and a 36-bit reference only has to tell apart one user's devices. It needs no
- * separator: it has a fixed width, and the JSON after it starts with `{`.
+ * `expires` is the end of the session in ms (base36, fixed width: until the year 5138). It is what
+ * koa-session calls `_expire`, taken out of the JSON and put first, so a read decides "expired"
+ * exactly, from the value alone: no PTTL, and no margin in which a replayed cookie still works
+ * (the Redis key itself lives until the same moment). The header's times are base36 Unix seconds:
+ * precise enough for a devices page. The last-seen stamp sits at a fixed offset so it can be
+ * refreshed with SETRANGE. The IP and user agent live once per user and device in the registry's
+ * device hash, named here by a 6-character reference (most of a user's sessions share one).
  */
 export type SessionData = Record<string, unknown>;
 
@@ -26,24 +24,29 @@ export interface DeviceMeta {
   userAgent: string;
 }
 
-export interface StoredValue {
-  /** The data part exactly as stored, to detect an unchanged session without re-serialising it. */
-  dataJson: string;
-  data: SessionData;
-  header: StoredHeader | undefined;
-}
-
 export interface StoredHeader {
   lastSeenAt: number;
   createdAt: number;
   deviceRef: string;
 }
 
+export interface StoredValue {
+  expiresAt: number;
+  header: StoredHeader | undefined;
+  /** The data part exactly as stored, to detect an unchanged session without re-serialising it. */
+  dataJson: string;
+  data: SessionData;
+}
+
+export const EXPIRES_LENGTH = 9;
 export const STAMP_LENGTH = 7;
 export const DEVICE_REF_LENGTH = 6;
 export const HEADER_LENGTH = 2 * STAMP_LENGTH + DEVICE_REF_LENGTH;
+/** Where the last-seen stamp starts in a value with a registry header. */
+export const LAST_SEEN_OFFSET = EXPIRES_LENGTH;
 const MAX_USER_AGENT = 256;
 const MAX_IP = 64;
+const EXPIRES = /^[0-9a-z]{9}$/;
 const STAMP = /^[0-9a-z]{7}$/;
 const REF = /^[A-Za-z0-9_-]{6}$/;
 
@@ -59,35 +62,66 @@ function unstamp(text: string): number {
   return Number.parseInt(text, 36) * 1000;
 }
 
-/** The data as koa-session hands it to `set`, minus the expiry we derive from the TTL. */
+function encodeExpires(expiresAt: number): string {
+  return Math.floor(expiresAt).toString(36).padStart(EXPIRES_LENGTH, '0');
+}
+
+/** The data as koa-session hands it to `set`, minus the expiry, which the value keeps in front. */
 export function dataJson(sessionData: SessionData): string {
+  if (!('_expire' in sessionData)) return JSON.stringify(sessionData);
   const { _expire, ...data } = sessionData;
   return JSON.stringify(data);
 }
 
 /** The device hash entry for this IP and user agent: a reference, and the value stored under it. */
 export function deviceRecord(meta: DeviceMeta): { ref: string; value: string } {
-  const value = JSON.stringify([meta.ip.slice(0, MAX_IP), meta.userAgent.slice(0, MAX_USER_AGENT)]);
+  const value = JSON.stringify([
+    normaliseIp(meta.ip).slice(0, MAX_IP),
+    meta.userAgent.slice(0, MAX_USER_AGENT),
+  ]);
   const ref = createHash('sha256').update(value).digest('base64url').slice(0, DEVICE_REF_LENGTH);
   return { ref, value };
 }
 
-export function encodeValue(json: string, meta: DeviceMeta | undefined, now: number): string {
-  if (meta === undefined) return json;
-  return `${stamp(now)}${stamp(meta.createdAt)}${deviceRecord(meta).ref}${json}`;
+/** `::ffff:192.0.2.1` (an IPv4 client of a dual-stack socket) is `192.0.2.1` to a person. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** The header, for a value written with the registry on; `''` without it. */
+export function encodeHeader(meta: DeviceMeta | undefined, now: number, lastSeenAt = now): string {
+  if (meta === undefined) return '';
+  return `${stamp(lastSeenAt)}${stamp(meta.createdAt)}${deviceRecord(meta).ref}`;
+}
+
+export function encodeValue(expiresAt: number, header: string, json: string): string {
+  return encodeExpires(expiresAt) + header + json;
 }
 
 /** Parses a stored value; anything malformed gives `undefined` (a fresh session), never a throw. */
 export function decodeValue(raw: string): StoredValue | undefined {
   try {
-    if (raw.startsWith('{')) return { dataJson: raw, data: asObject(JSON.parse(raw)), header: undefined };
-    const header = decodeHeader(raw.slice(0, HEADER_LENGTH));
-    if (header === undefined || raw[HEADER_LENGTH] !== '{') return undefined;
-    const json = raw.slice(HEADER_LENGTH);
-    return { dataJson: json, data: asObject(JSON.parse(json)), header };
+    const expires = raw.slice(0, EXPIRES_LENGTH);
+    if (!EXPIRES.test(expires)) return undefined;
+    const expiresAt = Number.parseInt(expires, 36);
+    let header: StoredHeader | undefined;
+    let json: string;
+    if (raw[EXPIRES_LENGTH] === '{') {
+      json = raw.slice(EXPIRES_LENGTH);
+    } else {
+      header = decodeHeader(raw.slice(EXPIRES_LENGTH, EXPIRES_LENGTH + HEADER_LENGTH));
+      if (header === undefined || raw[EXPIRES_LENGTH + HEADER_LENGTH] !== '{') return undefined;
+      json = raw.slice(EXPIRES_LENGTH + HEADER_LENGTH);
+    }
+    return { expiresAt, header, dataJson: json, data: asObject(JSON.parse(json)) };
   } catch {
     return undefined;
   }
+}
+
+/** The header part of a raw value (the text between the expiry and the JSON), or `''`. */
+export function rawHeader(raw: string): string {
+  return raw[EXPIRES_LENGTH] === '{' ? '' : raw.slice(EXPIRES_LENGTH, EXPIRES_LENGTH + HEADER_LENGTH);
 }
 
 export function decodeHeader(header: string): StoredHeader | undefined {
@@ -103,7 +137,7 @@ export function decodeDevice(value: string | undefined): { ip: string; userAgent
   try {
     const parsed: unknown = value === undefined ? undefined : JSON.parse(value);
     if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
-      return { ip: parsed[0], userAgent: parsed[1] };
+      return { ip: normaliseIp(parsed[0]), userAgent: parsed[1] };
     }
   } catch {
     // fall through: the registry is advisory, a lost device entry only blanks the list

@@ -15,10 +15,18 @@ describe('isolation: a cookie reaches only its own session (invariants 5 and 8)'
     const a = cookieValue(await alice.post('/login?user=alice').expect(200))!;
     const b = cookieValue(await bob.post('/login?user=bob').expect(200))!;
     await bob.post('/set?secret=bobs').expect(200);
-    const [, aliceSid] = a.split('.');
-    const [bobTag, bobSid] = b.split('.');
+    const [aliceTag, aliceEpoch, aliceSid] = a.split('.');
+    const [bobTag, bobEpoch, bobSid] = b.split('.');
 
-    for (const forged of [`${bobTag}.${aliceSid}`, `${userTag('alice')}.${bobSid}`, bobSid!, aliceSid!]) {
+    for (const forged of [
+      `${bobTag}.${bobEpoch}.${aliceSid}`,
+      `${bobTag}.${aliceEpoch}.${aliceSid}`,
+      `${userTag('alice')}.${aliceEpoch}.${bobSid}`,
+      `${aliceTag}.${bobEpoch}.${bobSid}`,
+      `${bobTag}.${aliceSid}`,
+      bobSid!,
+      aliceSid!,
+    ]) {
       const res = await t.agent().get('/whoami').set('Cookie', signedCookie(forged)).expect(200);
       expect(res.body).to.deep.include({ userId: null, data: {} }, forged);
     }
@@ -87,7 +95,8 @@ describe('isolation: a cookie reaches only its own session (invariants 5 and 8)'
   it('Redis only ever holds session handles, never the sid a cookie carries', async () => {
     const t = makeApp({ registry: true });
     const value = cookieValue(await t.agent().post('/login?user=eve').expect(200))!;
-    const sid = value.split('.')[1]!;
+    // The cookie is `<tag>.<epoch>.<sid>`: the epoch names the key (by design), the sid never does.
+    const sid = value.split('.')[2]!;
     const keys = await allKeys(t.redis, '*');
     expect(keys.join(' ')).to.not.include(sid);
     expect(keys.some((k) => k.endsWith(sessionHandle(sid)))).to.equal(true);
@@ -96,7 +105,7 @@ describe('isolation: a cookie reaches only its own session (invariants 5 and 8)'
     const replay = await t
       .agent()
       .get('/whoami')
-      .set('Cookie', signedCookie(`${userTag('eve')}.${listed[0]!.id}`));
+      .set('Cookie', signedCookie(`${userTag('eve')}.${value.split('.')[1]}.${listed[0]!.id}`));
     expect(replay.body.userId).to.equal(null, 'a handle from list() is no cookie');
   });
 });

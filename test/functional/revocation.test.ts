@@ -44,7 +44,9 @@ describe('revocation: rotate, logout and logoutOthers (invariants 1, 2 and 6)', 
     expect((await laptop.get('/whoami')).body.userId).to.equal(null);
     expect((await phone.get('/whoami')).body.userId).to.equal(null);
     expect((await bob.get('/whoami')).body.userId).to.equal('bob', 'other users are untouched');
-    expect(await one.sessions.rotate('alice')).to.equal(false, 'no epoch left to rotate');
+    // Again: no epoch is left, but the first rotation still stands while its sessions could be
+    // presented, which is what a retry after a waitForReplicas lag needs to hear.
+    expect(await one.sessions.rotate('alice')).to.equal(true, 'the earlier rotation still stands');
     expect(await one.sessions.rotate('nobody')).to.equal(false);
   });
 
@@ -124,8 +126,8 @@ describe('revocation: rotate, logout and logoutOthers (invariants 1, 2 and 6)', 
     expect(res.body.kept).to.equal(true);
     const newCookie = cookieValue(res)!;
     expect(newCookie).to.not.equal(oldCookie);
-    expect(newCookie.split('.')[1]!.slice(0, 8)).to.equal(
-      oldCookie.split('.')[1]!.slice(0, 8),
+    expect(newCookie.split('.')[2]!.slice(0, 8)).to.equal(
+      oldCookie.split('.')[2]!.slice(0, 8),
       'login time kept',
     );
 

@@ -58,7 +58,7 @@ interface UserState {
 const stepRoute = async (ctx: Context, t: TestApp) => {
   const state = stateOf(ctx);
   ctx.state.loadedUser = t.sessions.userId(ctx) ?? null;
-  ctx.state.loadedEpoch = state.exists ? (state.epoch ?? null) : null;
+  ctx.state.loadedEpoch = state.current?.epoch ?? null;
   switch (ctx.query.kind) {
     case 'save':
       ctx.session!.n = Number(ctx.query.n);
@@ -74,7 +74,7 @@ const stepRoute = async (ctx: Context, t: TestApp) => {
       break;
     default:
   }
-  ctx.state.epochAfter = state.exists ? (state.epoch ?? null) : null;
+  ctx.state.epochAfter = state.current?.epoch ?? null;
 };
 
 async function evictionRun(

@@ -1,10 +1,6 @@
 // Deliberately broken versions of the store's scripts, to show that a reliability suite can fail.
 import type { Cluster, Redis } from 'ioredis';
-import { RANDOM_LENGTH } from '../../lib/keys.js';
 import { SCRIPTS, type ScriptName } from '../../lib/scripts.js';
-
-/** How the scripts read the epoch off the epoch key's value (lib/scripts.ts). */
-const EPOCH = `string.sub(epochValue, 1, ${RANDOM_LENGTH})`;
 
 /**
  * Each mutant breaks one guarantee on purpose. It is swapped in on the client with defineCommand:
@@ -19,35 +15,33 @@ export interface Mutant {
 
 export const MUTANTS = {
   restoresEpoch: {
-    name: 'a late write puts back a missing epoch key',
-    script: 'writeUser',
-    from: `if not epochValue or ${EPOCH} ~= ARGV[2] then return 0 end`,
+    name: 'a late regenerate puts back a missing epoch key',
+    script: 'rekey',
+    from: 'if not epochMatches then return 0 end',
     to:
-      "if not epochValue then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5]) epochValue = ARGV[2] end\n" +
-      `if ${EPOCH} ~= ARGV[2] then return 0 end`,
+      "if not epochValue then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5]) epochMatches = true end\n" +
+      'if not epochMatches then return 0 end',
   },
   predictableEpoch: {
-    name: 'a recreated epoch is predictable (always the same value)',
+    name: 'a lost epoch is recreated under its old value',
     script: 'login',
-    from: '  epochValue = ARGV[1]\n',
-    to: `  epochValue = string.rep('A', ${RANDOM_LENGTH})\n`,
+    from: "elseif ARGV[2] ~= '1' then",
+    to: 'elseif false then',
   },
   logoutOthersUnchecked: {
     name: 'logoutOthers does not check that its own session is still live',
     script: 'logoutOthers',
-    from: `if not epochValue or ${EPOCH} ~= ARGV[1] then return 0 end`,
+    from: "if not epochMatches then return 0 end\nif redis.call('EXISTS', KEYS[2]) == 0 then return 0 end",
     to: '',
   },
 } satisfies Record<string, Mutant>;
 
 /** Installs the mutant on a client; throws if lib/scripts.ts no longer contains the mutated line. */
 export function installMutant(redis: Redis | Cluster, mutant: Mutant): void {
-  const { lua, keys } = SCRIPTS[mutant.script];
+  const { lua } = SCRIPTS[mutant.script];
   if (!lua.includes(mutant.from)) {
     throw new Error(`the mutant "${mutant.name}" no longer applies: lib/scripts.ts changed; update it`);
   }
-  redis.defineCommand(`epochSession_${mutant.script}`, {
-    numberOfKeys: keys,
-    lua: lua.replace(mutant.from, mutant.to),
-  });
+  // The store passes the number of keys on each call (lib/script-runner.ts).
+  redis.defineCommand(`epochSession_${mutant.script}`, { lua: lua.replace(mutant.from, mutant.to) });
 }

@@ -5,6 +5,7 @@ import {
   KeyLayout,
   newSid,
   parseExternalKey,
+  randomToken,
   sessionHandle,
   userIdFromTag,
   userTag,
@@ -62,22 +63,32 @@ describe('key layout (unit)', () => {
     const anonymous = parseExternalKey(sid)!;
     expect(anonymous).to.include({ tag: undefined, sid, handle: sessionHandle(sid) });
     const tag = userTag('alice');
-    const user = parseExternalKey(externalKey(tag, sid))!;
-    expect(user).to.include({ tag, userId: 'alice', sid });
+    const epoch = randomToken();
+    const user = parseExternalKey(externalKey(tag, epoch, sid))!;
+    expect(user).to.include({ tag, userId: 'alice', epoch, sid });
+    // The epoch a cookie carries must be one we could have issued: 128 bits, canonical.
+    expect(parseExternalKey(`${tag}.${epoch.slice(0, -1)}B.${sid}`)).to.equal(undefined);
+    expect(parseExternalKey(`${tag}.${epoch.slice(1)}.${sid}`)).to.equal(undefined);
+    expect(parseExternalKey(`${tag}.${sid}`), 'a cookie without the epoch reads as no session').to.equal(
+      undefined,
+    );
   });
 
   it('rejects any single-character alteration of an issued cookie value (property)', () => {
-    const key = externalKey(userTag('alice'), newSid(Date.now()));
+    const key = externalKey(userTag('alice'), randomToken(), newSid(Date.now()));
     fc.assert(
       fc.property(fc.nat(key.length - 1), fc.string({ minLength: 1, maxLength: 1 }), (at, ch) => {
         const altered = key.slice(0, at) + ch + key.slice(at + 1);
         fc.pre(altered !== key);
         const parsed = parseExternalKey(altered);
-        // Either refused, or a different session entirely: never alice's sid under another name.
-        if (parsed)
+        // Either refused, or a different claim (another user, epoch or sid), never the same
+        // session under another spelling: every part the store reads is checked or hashed.
+        const [tag, epoch, sid] = key.split('.');
+        if (parsed) {
           expect(
-            parsed.handle === sessionHandle(key.split('.')[1]!) && parsed.tag === userTag('alice'),
+            parsed.tag === tag && parsed.epoch === epoch && parsed.handle === sessionHandle(sid!),
           ).to.equal(false);
+        }
       }),
       { numRuns: 3_000 },
     );
@@ -99,8 +110,9 @@ describe('key layout (unit)', () => {
   it('refuses non-canonical base64url that would decode to the same user', () => {
     const sid = newSid(Date.now());
     // "QR" decodes to the same byte as "QQ" ("A") but is not what we issue.
-    expect(parseExternalKey(`QQ.${sid}`)?.userId).to.equal('A');
-    expect(parseExternalKey(`QR.${sid}`)).to.equal(undefined);
+    const epoch = randomToken();
+    expect(parseExternalKey(`QQ.${epoch}.${sid}`)?.userId).to.equal('A');
+    expect(parseExternalKey(`QR.${epoch}.${sid}`)).to.equal(undefined);
   });
 
   it('keeps every key of one user under one hash tag, and anonymous keys outside any', () => {
@@ -111,6 +123,8 @@ describe('key layout (unit)', () => {
       layout.registry(tag),
       layout.rotationReason(tag),
       layout.sessionReason(tag, 'h'),
+      layout.session(tag, randomToken(), 'h'),
+      layout.legacyRevoked(tag),
     ]) {
       expect(key.indexOf('{')).to.equal(5);
       expect(key.slice(6, key.indexOf('}'))).to.equal(tag);

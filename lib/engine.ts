@@ -1,0 +1,568 @@
+// The session engine: every Redis operation on the epoch-keyed layout, with no framework in sight.
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { EpochCache } from './epoch-cache.js';
+import { SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
+import { epochOf, epochValueFor, freshEpochValue, KeyLayout, randomToken, userTag } from './keys.js';
+import {
+  type EpochStoreOptions,
+  isDuration,
+  MAX_DURATION,
+  type StoreSettings,
+  storeSettings,
+} from './options.js';
+import { asInteger, asString, badReply, redisCall } from './redis-call.js';
+import { decodeReason, encodeReason, REASONS } from './revocation.js';
+import { defineScripts, type ScriptRunner } from './script-runner.js';
+import { REVOKING, type ScriptName } from './scripts.js';
+import type { Revocation } from './state.js';
+import { type DeviceMeta, deviceRecord, LAST_SEEN_OFFSET, stamp } from './value.js';
+
+const debug = debuglog('koa-epoch-session');
+
+/** koa-session asks the store to keep a session this much longer than its cookie; we do not (see `expiry`). */
+export const COOKIE_SLACK = 10_000;
+
+/** Guessed epochs and registry handles are corrected by the script; a few corrections in a row mean churn. */
+const MAX_ATTEMPTS = 6;
+
+export interface SessionLimit {
+  maxSessions: number;
+  policy: 'evict-oldest' | 'reject';
+}
+
+export interface LoginRequest {
+  tag: string;
+  userId: string;
+  handle: string;
+  /** The stored value, and the same without the data of the request's previous session. */
+  value: (header: string) => string;
+  emptyValue: (header: string) => string;
+  expiresAt: number;
+  now: number;
+  meta: DeviceMeta | undefined;
+  /** The request's previous session of the same user, ended in the same step. */
+  previous: { handle: string; epoch: string } | undefined;
+  limit: SessionLimit;
+  /** For an adopted legacy session: when it was last saved, so a rotation since revokes it. */
+  legacySavedAt?: number;
+}
+
+export type LoginOutcome =
+  | { status: 'created'; epoch: string; evicted: string[]; carried: boolean }
+  | { status: 'limited'; count: number }
+  | { status: 'revoked'; revocation: Revocation };
+
+export type UserRead =
+  | { live: true; epochValue: string; raw: string }
+  | { live: false; sessionReason: string | undefined; rotationReason: string | undefined };
+
+/**
+ * Events, for logs and metrics: `login`, `revoked`, `rejected` (a revoked cookie was presented),
+ * `limit` (a login evicted or was refused) and `redis-error`. The name `error` is never used, so an
+ * app without listeners is never crashed by an event.
+ */
+export class SessionEngine extends EventEmitter {
+  readonly keys: KeyLayout;
+  readonly settings: StoreSettings;
+  /** Set by createSessions: the concurrent-session limit, which every path creating a signed-in session applies. */
+  limit: SessionLimit = { maxSessions: 0, policy: 'evict-oldest' };
+  readonly epochs = new EpochCache();
+  readonly #run: ScriptRunner;
+  readonly #runLegacy: ScriptRunner | undefined;
+
+  constructor(options: EpochStoreOptions) {
+    super();
+    this.settings = storeSettings(options);
+    this.keys = new KeyLayout(this.settings.prefix);
+    this.#run = defineScripts(this.settings.redis);
+    const legacy = this.settings.legacy;
+    this.#runLegacy =
+      legacy && (legacy.redis === this.settings.redis ? this.#run : defineScripts(legacy.redis));
+  }
+
+  /** Runs a script, mapping Redis failures to SessionStoreUnavailableError (503). */
+  script(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const acknowledgement = REVOKING.has(name) ? this.settings.waitForReplicas : undefined;
+    return this.call(this.#run(name, keys, args, acknowledgement));
+  }
+
+  /** Awaits a Redis command, reporting failures as `redis-error` and rethrowing them as SessionErrors. */
+  async call<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await redisCall(operation);
+    } catch (error) {
+      if (!(error instanceof SessionReplicationError)) {
+        debug('redis error: %s', (error as Error).message);
+        this.emit('redis-error', error);
+      }
+      throw error;
+    }
+  }
+
+  /** Store TTL, in ms, for the `maxAge` koa-session passes: a number, `'session'` or `undefined`. */
+  ttl(maxAge: number | 'session' | undefined): number {
+    const value = maxAge ?? this.settings.maxAge;
+    if (value === 'session') return this.settings.browserSessionTtl;
+    if (!isDuration(value)) {
+      throw new TypeError(
+        'koa-epoch-session: maxAge must be a positive number of milliseconds up to 100 years, "session" or undefined',
+      );
+    }
+    return Math.ceil(value);
+  }
+
+  /** The end of a session's absolute lifetime, if one is configured. */
+  lifetimeEnd(loginTime: number): number | undefined {
+    const cap = this.settings.absoluteMaxAge;
+    return cap === undefined ? undefined : loginTime + cap;
+  }
+
+  /**
+   * When a session saved now ends: koa-session's `_expire` (the cookie's end) when it sets one,
+   * else `maxAge` from now ('session' cookies get `browserSessionTtl`), and never after the
+   * absolute lifetime. The Redis key expires at that same moment: no slack in which a replayed
+   * cookie would still find its session (koa-session's extra 10 s only kept `_expire` checkable).
+   */
+  expiry(expire: unknown, maxAge: number | 'session' | undefined, loginTime: number, now: number): number {
+    const requested =
+      typeof expire === 'number' && Number.isFinite(expire) && expire - now <= MAX_DURATION
+        ? Math.floor(expire)
+        : now + this.ttl(maxAge);
+    const end = this.lifetimeEnd(loginTime);
+    return end === undefined ? requested : Math.min(requested, end);
+  }
+
+  // --- anonymous sessions: single native commands ---
+
+  async readAnonymous(handle: string): Promise<string | undefined> {
+    const raw = await this.call(this.settings.redis.get(this.keys.anonymous(handle)));
+    return raw ?? undefined;
+  }
+
+  /** `NX` creates (never overwrites), `XX` updates (never resurrects an ended session). */
+  async writeAnonymous(handle: string, value: string, ttl: number, mode: 'NX' | 'XX'): Promise<boolean> {
+    const key = this.keys.anonymous(handle);
+    const { redis } = this.settings;
+    const reply = await this.call(
+      mode === 'NX' ? redis.set(key, value, 'PX', ttl, 'NX') : redis.set(key, value, 'PX', ttl, 'XX'),
+    );
+    return reply !== null;
+  }
+
+  async endAnonymous(handle: string): Promise<boolean> {
+    return (await this.call(this.settings.redis.del(this.keys.anonymous(handle)))) === 1;
+  }
+
+  // --- signed-in sessions ---
+
+  /**
+   * The read path: one MGET of the epoch key and the session key the cookie names. MGET is atomic
+   * and both keys share a slot, so the pair is a consistent snapshot: the session is live only if
+   * the epoch key holds the cookie's epoch and the key exists. Only a miss reads the reasons.
+   */
+  async readUser(tag: string, epoch: string, handle: string): Promise<UserRead> {
+    const { keys } = this;
+    const [epochValue, raw] = await this.call(
+      this.settings.redis.mget(keys.epoch(tag), keys.session(tag, epoch, handle)),
+    );
+    if (typeof epochValue === 'string' && typeof raw === 'string' && epochOf(epochValue) === epoch) {
+      this.epochs.set(tag, epoch);
+      return { live: true, epochValue, raw };
+    }
+    if (typeof epochValue === 'string') this.epochs.set(tag, epochOf(epochValue));
+    const [sessionReason, rotationReason] = await this.call(
+      this.settings.redis.mget(keys.sessionReason(tag, handle), keys.rotationReason(tag)),
+    );
+    return {
+      live: false,
+      sessionReason: sessionReason ?? undefined,
+      rotationReason: rotationReason ?? undefined,
+    };
+  }
+
+  /** With the registry: move the last-seen stamp. Advisory, so a failure is reported, never fatal. */
+  async refreshLastSeen(tag: string, epoch: string, handle: string, now: number): Promise<void> {
+    try {
+      await this.script('seen', [this.keys.session(tag, epoch, handle)], [stamp(now), LAST_SEEN_OFFSET]);
+    } catch (error) {
+      debug('last-seen refresh failed: %s', (error as Error).message);
+    }
+  }
+
+  /**
+   * Rewrites a signed-in session under the epoch the request read. Without the registry: SET … XX
+   * (never resurrects an ended key) and PEXPIRE … GT of the epoch key (it must outlive the
+   * session), sent together. A write under an old epoch lands on an orphan no read can reach.
+   * With the registry, a script also files the session's expiry and device. False: not written.
+   */
+  async writeUser(
+    tag: string,
+    epoch: string,
+    handle: string,
+    value: string,
+    ttl: number,
+    registry: { score: number; now: number; meta: DeviceMeta | undefined } | undefined,
+  ): Promise<boolean> {
+    const { keys } = this;
+    const sessionKey = keys.session(tag, epoch, handle);
+    if (registry === undefined) {
+      const { redis } = this.settings;
+      const [written] = await this.call(
+        Promise.all([
+          redis.set(sessionKey, value, 'PX', ttl, 'XX'),
+          redis.pexpire(keys.epoch(tag), ttl, 'GT'),
+        ]),
+      );
+      return written !== null;
+    }
+    const device = registry.meta ? deviceRecord(registry.meta) : { ref: '', value: '' };
+    const reply = await this.script(
+      'writeUser',
+      [keys.epoch(tag), sessionKey, keys.registry(tag), keys.devices(tag)],
+      [epoch, handle, value, ttl, registry.score, registry.now, device.ref, device.value],
+    );
+    if (reply !== 0 && reply !== 1) throw badReply('writeUser', reply);
+    return reply === 1;
+  }
+
+  /** koa-session's regenerate of a signed-in session: the old key and the new one swap atomically. */
+  async rekeyUser(
+    tag: string,
+    epoch: string,
+    oldHandle: string,
+    newHandle: string,
+    value: string,
+    ttl: number,
+    registry: { score: number; now: number; meta: DeviceMeta } | undefined,
+  ): Promise<boolean> {
+    const { keys } = this;
+    const device = registry ? deviceRecord(registry.meta) : { ref: '', value: '' };
+    const reply = await this.script(
+      'rekey',
+      [
+        keys.epoch(tag),
+        keys.session(tag, epoch, oldHandle),
+        keys.session(tag, epoch, newHandle),
+        keys.registry(tag),
+        keys.devices(tag),
+      ],
+      [
+        epoch,
+        oldHandle,
+        newHandle,
+        value,
+        ttl,
+        registry?.score ?? '',
+        registry?.now ?? '',
+        device.ref,
+        device.value,
+      ],
+    );
+    if (reply !== 0 && reply !== 1) throw badReply('rekey', reply);
+    return reply === 1;
+  }
+
+  /**
+   * Ends one signed-in session. `epoch` is the one the request read (or the cookie claims), or
+   * `undefined` when unknown (revoke by handle): then the cache's guess is tried and corrected.
+   * True if the session was live.
+   */
+  async endUser(tag: string, epoch: string | undefined, handle: string, reason: string): Promise<boolean> {
+    const { keys } = this;
+    let guess = epoch ?? this.epochs.get(tag) ?? randomToken();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const reply = await this.script(
+        'endUser',
+        [
+          keys.epoch(tag),
+          keys.session(tag, guess, handle),
+          keys.registry(tag),
+          keys.sessionReason(tag, handle),
+        ],
+        [guess, handle, reason],
+      );
+      const status = Array.isArray(reply) ? reply[0] : undefined;
+      if (status === 1) return true;
+      if (status === 0) return false;
+      const epochValue = Array.isArray(reply) ? asString(reply[1]) : undefined;
+      if (status !== 2 || epochValue === undefined) throw badReply('endUser', reply);
+      this.epochs.set(tag, epochOf(epochValue));
+      // The request's own epoch is no longer the user's: its session is already unreachable.
+      if (epoch !== undefined) return false;
+      guess = epochOf(epochValue);
+    }
+    throw churn('endUser');
+  }
+
+  /**
+   * Sign in: one script creates the session under the user's current epoch (creating the epoch if
+   * there is none), ends the request's previous session of that user, and applies the limit.
+   */
+  async login(request: LoginRequest): Promise<LoginOutcome> {
+    const { keys, settings } = this;
+    const { tag, userId, handle, now, previous, limit } = request;
+    let epoch = previous?.epoch ?? this.epochs.get(tag);
+    let fresh = epoch === undefined;
+    let known: string[] = [];
+    const registry = settings.registry;
+    const header = registry && request.meta ? request.meta : undefined;
+    const device = header ? deviceRecord(header) : { ref: '', value: '' };
+    const headerText = header ? `${stamp(now)}${stamp(header.createdAt)}${device.ref}` : '';
+    const ttl = Math.max(request.expiresAt - now, 1);
+    const legacyRevoked = request.legacySavedAt !== undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const guess = epoch ?? randomToken();
+      const sessionKey = keys.session(tag, guess, handle);
+      const reply = await this.script(
+        'login',
+        [
+          keys.epoch(tag),
+          sessionKey,
+          keys.registry(tag),
+          keys.devices(tag),
+          keys.legacyRevoked(tag),
+          previous ? keys.session(tag, previous.epoch, previous.handle) : sessionKey,
+          ...known.flatMap((h) => [keys.session(tag, guess, h), keys.sessionReason(tag, h)]),
+        ],
+        [
+          guess,
+          fresh ? '1' : '0',
+          fresh ? epochValueFor(guess, tag, userId) : '',
+          handle,
+          request.value(headerText),
+          request.emptyValue(headerText),
+          ttl,
+          now,
+          registry ? request.expiresAt : '',
+          registry ? limit.maxSessions : 0,
+          limit.policy,
+          previous?.handle ?? '',
+          previous?.epoch ?? '',
+          encodeReason(REASONS.sessionLimit, now),
+          device.ref,
+          device.value,
+          legacyRevoked ? request.legacySavedAt! : '',
+          attempt < 2 ? '1' : '0',
+          ...known,
+        ],
+      );
+      if (!Array.isArray(reply)) throw badReply('login', reply);
+      const [status] = reply;
+      if (status === 1) {
+        const epochValue = asString(reply[1]);
+        const evicted = Array.isArray(reply[2]) ? reply[2].map(asString) : undefined;
+        if (epochValue === undefined || evicted === undefined || evicted.includes(undefined)) {
+          throw badReply('login', reply);
+        }
+        const created = epochOf(epochValue);
+        this.epochs.set(tag, created);
+        const trim = Array.isArray(reply[4]) ? reply[4].map((h) => asString(h) ?? '') : [];
+        if (trim.length > 0)
+          evicted.push(...(await this.#trim(tag, created, handle, limit.maxSessions, now, trim)));
+        return { status: 'created', epoch: created, evicted: evicted as string[], carried: reply[3] === 1 };
+      }
+      if (status === 0) return { status: 'limited', count: asInteger(reply[1]) ?? limit.maxSessions };
+      if (status === 2) {
+        const epochValue = asString(reply[1]);
+        if (epochValue === undefined) {
+          this.epochs.delete(tag);
+          epoch = undefined;
+          fresh = true;
+        } else {
+          epoch = epochOf(epochValue);
+          fresh = false;
+          this.epochs.set(tag, epoch);
+        }
+        continue;
+      }
+      if (status === 3 && Array.isArray(reply[1])) {
+        known = reply[1].map((h) => asString(h) ?? '');
+        continue;
+      }
+      if (status === 4) {
+        const revocation = decodeReason(asString(reply[1]));
+        if (revocation) return { status: 'revoked', revocation };
+      }
+      throw badReply('login', reply);
+    }
+    throw churn('login');
+  }
+
+  /** After a contended login: evict what is over the limit, asking again while others change the registry. */
+  async #trim(
+    tag: string,
+    epoch: string,
+    keep: string,
+    limit: number,
+    now: number,
+    handles: string[],
+  ): Promise<string[]> {
+    const { keys } = this;
+    const evicted: string[] = [];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS * 4 && handles.length > 0; attempt++) {
+      const reply = await this.script(
+        'trim',
+        [
+          keys.epoch(tag),
+          keys.registry(tag),
+          ...handles.flatMap((h) => [keys.session(tag, epoch, h), keys.sessionReason(tag, h)]),
+        ],
+        [epoch, limit, now, keep, encodeReason(REASONS.sessionLimit, now), ...handles],
+      );
+      if (!Array.isArray(reply)) throw badReply('trim', reply);
+      const done = reply[0] === 1 ? reply[1] : reply[2];
+      if (Array.isArray(done)) evicted.push(...done.map((h) => asString(h) ?? ''));
+      if (reply[0] === 1) return evicted;
+      if (reply[0] !== 3 || !Array.isArray(reply[1])) throw badReply('trim', reply);
+      handles = reply[1].map((h) => asString(h) ?? '');
+    }
+    // Still over after many tries: the next login trims again; the limit is exceeded only meanwhile.
+    debug('session limit: could not trim under contention');
+    return evicted;
+  }
+
+  /**
+   * Sign out every other device: a fresh epoch, and the caller's session re-keyed under it, in one
+   * script. The new epoch is chosen here, so every key is declared. Undefined: the caller's own
+   * session was already revoked.
+   */
+  async logoutOthers(request: {
+    tag: string;
+    userId: string;
+    epoch: string;
+    handle: string;
+    newHandle: string;
+    value: string;
+    expiresAt: number;
+    now: number;
+    meta: DeviceMeta | undefined;
+    reason: string;
+  }): Promise<{ epoch: string | undefined; lag?: SessionReplicationError }> {
+    const { keys } = this;
+    const { tag } = request;
+    const epochValue = freshEpochValue(tag, request.userId);
+    const epoch = epochOf(epochValue);
+    const device = request.meta ? deviceRecord(request.meta) : { ref: '', value: '' };
+    const ttl = Math.max(request.expiresAt - request.now, 1);
+    let reply: unknown;
+    let lag: SessionReplicationError | undefined;
+    try {
+      reply = await this.script(
+        'logoutOthers',
+        [
+          keys.epoch(tag),
+          keys.session(tag, request.epoch, request.handle),
+          keys.session(tag, epoch, request.newHandle),
+          keys.registry(tag),
+          keys.devices(tag),
+          keys.rotationReason(tag),
+        ],
+        [
+          request.epoch,
+          request.handle,
+          epochValue,
+          request.newHandle,
+          request.value,
+          ttl,
+          this.settings.registry ? request.expiresAt : '',
+          request.reason,
+          device.ref,
+          device.value,
+        ],
+      );
+    } catch (error) {
+      if (!(error instanceof SessionReplicationError)) throw error;
+      lag = error;
+      reply = error.reply;
+    }
+    if (reply !== 0 && reply !== 1) throw badReply('logoutOthers', reply);
+    if (reply === 1) this.epochs.set(tag, epoch);
+    return { epoch: reply === 1 ? epoch : undefined, lag };
+  }
+
+  /**
+   * Revokes every session of the user in one write. 1: the user had sessions; 2: none now, but an
+   * earlier rotation still stands (say, a retry after waitForReplicas reported lag); 0: nothing.
+   * While a legacy migration runs, also marks the user's not-yet-adopted legacy sessions revoked.
+   */
+  async rotate(userId: string, reasonValue: string): Promise<0 | 1 | 2> {
+    const tag = userTag(userId);
+    const { keys, settings } = this;
+    this.epochs.delete(tag);
+    const legacyWindow = settings.legacy ? settings.legacy.maxAge + COOKIE_SLACK : '';
+    const reply = await this.script(
+      'rotate',
+      [keys.epoch(tag), keys.rotationReason(tag), keys.legacyRevoked(tag)],
+      [reasonValue, legacyWindow],
+    ).catch((error: unknown) => {
+      if (error instanceof SessionReplicationError)
+        error.result = error.reply !== 0 || settings.legacy !== undefined;
+      throw error;
+    });
+    if (reply !== 0 && reply !== 1 && reply !== 2) throw badReply('rotate', reply);
+    return reply;
+  }
+
+  /**
+   * The raw device list: `[handle, header, device]` triples of the user's live sessions, pruning
+   * dead entries as it goes. Two round trips when this process has not seen the user lately.
+   */
+  async listRaw(tag: string, now: number): Promise<[string, string, string | undefined][]> {
+    const { keys } = this;
+    let epoch = this.epochs.get(tag) ?? randomToken();
+    let handles: string[] = [];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const reply = await this.script(
+        'list',
+        [
+          keys.epoch(tag),
+          keys.registry(tag),
+          keys.devices(tag),
+          ...handles.map((h) => keys.session(tag, epoch, h)),
+        ],
+        [epoch, now, ...handles],
+      );
+      if (!Array.isArray(reply)) throw badReply('list', reply);
+      const [status] = reply;
+      if (status === 0) return [];
+      if (status === 2 && asString(reply[1]) !== undefined) {
+        epoch = epochOf(asString(reply[1])!);
+        this.epochs.set(tag, epoch);
+        continue;
+      }
+      if (status === 3 && Array.isArray(reply[1])) {
+        handles = reply[1].map((h) => asString(h) ?? '');
+        continue;
+      }
+      if (status !== 1 || (reply.length - 1) % 3 !== 0) throw badReply('list', reply);
+      const out: [string, string, string | undefined][] = [];
+      for (let i = 1; i < reply.length; i += 3) {
+        const handle = asString(reply[i]);
+        const header = asString(reply[i + 1]);
+        if (handle === undefined || header === undefined) throw badReply('list', reply);
+        out.push([handle, header, asString(reply[i + 2])]);
+      }
+      return out;
+    }
+    throw churn('list');
+  }
+
+  /** A legacy session, taken out of its old key: `{ raw, pttl }`, or undefined when there is none. */
+  async takeLegacy(legacyKey: string): Promise<{ raw: string; pttl: number } | undefined> {
+    const legacy = this.settings.legacy!;
+    const reply = await this.call(this.#runLegacy!('takeLegacy', [legacy.prefix + legacyKey], []));
+    if (reply === null || reply === false) return undefined;
+    const [raw, pttl] = Array.isArray(reply) ? [asString(reply[0]), asInteger(reply[1])] : [];
+    if (raw === undefined || pttl === undefined) throw badReply('takeLegacy', reply);
+    return { raw, pttl };
+  }
+}
+
+function churn(step: string): Error {
+  return new SessionStoreUnavailableError(
+    undefined,
+    `koa-epoch-session: the ${step} step met a different epoch or registry ${MAX_ATTEMPTS} times in a row; ` +
+      'the user is being rotated or signed in elsewhere right now, retry',
+  );
+}
