@@ -255,8 +255,17 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
 
   async function logout(ctx: Context): Promise<void> {
     const state = stateOf(ctx);
-    for (const session of heldSessions(state)) await store.endHeld(state, session, '');
+    let lag: SessionReplicationError | undefined;
+    for (const session of heldSessions(state)) {
+      await store.endHeld(state, session, '').catch((error: unknown) => {
+        if (!(error instanceof SessionReplicationError)) throw error;
+        lag = error;
+      });
+    }
     ctx.session = null;
+    // Ended on the master: the response still clears the cookie (the middleware keeps it on the
+    // error response), and a retry waits for the replicas again.
+    if (lag) throw lag;
   }
 
   async function logoutOthers(ctx: Context, options: { reason?: string } = {}): Promise<boolean> {

@@ -1,7 +1,7 @@
 // The koa-session store: get, set, destroy and genid on the epoch-keyed layout, checked against what the request holds.
 import { debuglog } from 'node:util';
 import { SessionEngine } from './engine.js';
-import { SessionError } from './errors.js';
+import { SessionError, SessionReplicationError } from './errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, sessionHandle, userTag } from './keys.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
 import {
@@ -384,12 +384,18 @@ export class EpochStore extends SessionEngine {
 
   /** Ends a session the request holds, and remembers that it did. */
   async endHeld(state: RequestState, session: HeldSession, reason: string): Promise<boolean> {
-    const ended =
-      session.tag === undefined
-        ? await this.endAnonymous(session.handle)
-        : await this.endUser(session.tag, session.epoch, session.handle, reason);
-    markEnded(state, session.key);
-    return ended;
+    try {
+      const ended =
+        session.tag === undefined
+          ? await this.endAnonymous(session.handle)
+          : await this.endUser(session.tag, session.epoch, session.handle, reason);
+      markEnded(state, session.key);
+      return ended;
+    } catch (error) {
+      // Applied on the master, not yet confirmed by enough replicas: ended for this request all the same.
+      if (error instanceof SessionReplicationError) markEnded(state, session.key);
+      throw error;
+    }
   }
 
   /**

@@ -162,7 +162,7 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect(await t.redis.pttl(registryKey('gil'))).to.be.greaterThan(60_000);
   });
 
-  it('refreshes last-seen at most once per lastSeenInterval, still in one round trip', async () => {
+  it('refreshes last-seen at most once per lastSeenInterval: the read stays one MGET, the refresh is a separate write when stale', async () => {
     const t = makeApp({ registry: true, lastSeenInterval: 200 });
     const agent = t.agent();
     await agent.post('/login?user=hal').expect(200);
@@ -173,6 +173,30 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     await new Promise((r) => setTimeout(r, 1250));
     await agent.get('/whoami').expect(200);
     expect((await t.sessions.list('hal'))[0]!.lastSeenAt.getTime()).to.be.greaterThan(first);
+  });
+
+  it('list() and expiresAt(ctx) report the same end, and IPv4 clients of a dual-stack socket read as plain IPv4 (issue 12)', async () => {
+    const t = makeApp(
+      { registry: true, maxAge: 60_000 },
+      {
+        'GET /ends': async (ctx, app) => {
+          ctx.state.expiresAt = app.sessions.expiresAt(ctx)?.getTime() ?? null;
+          ctx.state.listed = (await app.sessions.list('ivy', ctx)).map((s) => ({
+            ...s,
+            expiresAt: s.expiresAt.getTime(),
+          }));
+        },
+      },
+    );
+    const agent = t.agent();
+    await agent.post('/login?user=ivy').expect(200);
+    const res = await agent.get('/ends').expect(200);
+    const [mine] = res.body.listed as { expiresAt: number; ip: string; current: boolean }[];
+    expect(mine!.current).to.equal(true);
+    expect(mine!.expiresAt).to.equal(res.body.expiresAt);
+    expect(res.body.expiresAt - Date.now()).to.be.within(55_000, 60_000);
+    // supertest reaches the app over a dual-stack socket: Node reports ::ffff:127.0.0.1.
+    expect(mine!.ip).to.equal('127.0.0.1');
   });
 
   it('calls onLogin with the new session and the other live ones; a throwing hook is reported, not swallowed', async () => {
