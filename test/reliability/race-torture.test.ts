@@ -25,7 +25,8 @@ import { installMutant, MUTANTS } from '../support/reliability-mutants.js';
 
 /*
  * Each trial signs one user in on 2 to 4 devices, then plays a random schedule of requests
- * (read, save, rolling touch, renew, regenerate, login, logout, logoutOthers) together with
+ * (read, save, rolling touch, renew, regenerate, login, logout, logoutOthers, and since issue 11
+ * "write after logout" and "null the session before login") together with
  * rotate and revoke calls. A request loads its session, stops at a gate, and only writes when the
  * schedule releases it, so "loaded before the revocation, wrote after it" happens on purpose,
  * not by luck; half of the steps are also left running while the next ones start, so real
@@ -55,13 +56,27 @@ const CONFIGS: Record<string, Partial<EpochSessionOptions>> = {
   plain: { maxAge: MAX_AGE },
 };
 
-type HttpKind = 'read' | 'touch' | 'renew' | 'save' | 'regenerate' | 'login' | 'logout' | 'logoutOthers';
+type HttpKind =
+  | 'read'
+  | 'touch'
+  | 'renew'
+  | 'save'
+  | 'regenerate'
+  | 'login'
+  | 'logout'
+  | 'logoutOthers'
+  | 'writeAfterLogout'
+  | 'nullThenLogin';
+/** Issue 11: a request that ends its session and then writes, or drops it and then signs in. */
+const ISSUE_11: HttpKind[] = ['writeAfterLogout', 'nullThenLogin'];
 const KINDS: Record<string, HttpKind[]> = {
-  rolling: ['touch', 'touch', 'save', 'regenerate', 'login', 'logout', 'logoutOthers'],
-  renew: ['renew', 'read', 'save', 'regenerate', 'login', 'logout', 'logoutOthers'],
-  limit: ['read', 'save', 'regenerate', 'login', 'login', 'logout', 'logoutOthers'],
-  plain: ['read', 'save', 'regenerate', 'login', 'logout', 'logoutOthers'],
+  rolling: ['touch', 'touch', 'save', 'regenerate', 'login', 'logout', 'logoutOthers', ...ISSUE_11],
+  renew: ['renew', 'read', 'save', 'regenerate', 'login', 'logout', 'logoutOthers', ...ISSUE_11],
+  limit: ['read', 'save', 'regenerate', 'login', 'login', 'logout', 'logoutOthers', ...ISSUE_11],
+  plain: ['read', 'save', 'regenerate', 'login', 'logout', 'logoutOthers', ...ISSUE_11],
 };
+/** Kinds that end the session the request presented, whatever else they do. */
+const ENDING: HttpKind[] = ['regenerate', 'login', 'logout', 'logoutOthers', ...ISSUE_11];
 
 /** Ids of the users of running trials, by the token the routes receive. */
 const users = new Map<string, string>();
@@ -93,6 +108,26 @@ async function opRoute(ctx: Context, t: TestApp): Promise<void> {
       break;
     case 'logoutOthers':
       ctx.state.kept = t.sessions.userId(ctx) === undefined ? null : await t.sessions.logoutOthers(ctx);
+      break;
+    case 'writeAfterLogout': {
+      // The flash-after-logout pattern: a new object, or a field set on it, and a late write to
+      // the object the request held before the logout. None may bring the ended session back.
+      const held = ctx.session;
+      await t.sessions.logout(ctx);
+      if (Number(q.n) % 2 === 0) {
+        ctx.session = { who, flash: 'signed out' };
+      } else {
+        ctx.session = {};
+        ctx.session!.who = who;
+      }
+      if (held) held.late = 'written after the logout';
+      break;
+    }
+    case 'nullThenLogin':
+      void ctx.session;
+      ctx.session = null;
+      ctx.state.login = await t.sessions.login(ctx, users.get(String(q.user))!);
+      ctx.session!.who = who;
       break;
     default: // read, touch, renew: koa-session decides on the write (rolling, renew)
   }
@@ -311,9 +346,9 @@ class Trial {
       }
       // What this request itself ended: the session it presented, and what logoutOthers or the limit swept.
       const ended: (string | undefined)[] = [];
-      if (['regenerate', 'login', 'logout', 'logoutOthers'].includes(op.kind)) ended.push(presented);
+      if (ENDING.includes(op.kind)) ended.push(presented);
       if (op.kind === 'logoutOthers' && body.kept === true) ended.push(...(op.snapshot ?? []));
-      if (op.kind === 'login') ended.push(...(body.login?.evicted ?? []));
+      if (op.kind === 'login' || op.kind === 'nullThenLogin') ended.push(...(body.login?.evicted ?? []));
       if (ended.length > 0) {
         this.totals.revocations += 1;
         this.markDead(ended);
