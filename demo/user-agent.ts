@@ -1,4 +1,5 @@
-// A small user-agent parser: enough to tell "Chrome on macOS" from "Safari on iOS" in a device list.
+// Device labels for the device list ("Chrome 126 on macOS"), read from the User-Agent header by bowser.
+import Bowser from 'bowser';
 
 export interface Device {
   /** "Chrome 126", "Safari 17", or "Unknown browser". */
@@ -11,45 +12,47 @@ export interface Device {
   label: string;
 }
 
+/** bowser's names are exact but long; a device table has one narrow column for them. */
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  'Microsoft Edge': 'Edge',
+  'Samsung Internet for Android': 'Samsung Internet',
+};
+
 /**
- * Order matters: most browsers claim to be several others (Edge says Chrome and Safari, Chrome
- * says Safari), so the most specific token is tried first. Each pattern is linear: no nested
- * quantifiers, and the input is capped, so a hostile header costs nothing.
+ * Real user agents stay well under this; the header is attacker-chosen, so capping it bounds the
+ * work bowser's several dozen patterns can be made to do on one request.
  */
-const BROWSERS: [RegExp, string][] = [
-  [/\bEdg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
-  [/\bOPR\/(\d+)/, 'Opera'],
-  [/\bSamsungBrowser\/(\d+)/, 'Samsung Internet'],
-  [/\b(?:Firefox|FxiOS)\/(\d+)/, 'Firefox'],
-  [/\bHeadlessChrome\/(\d+)/, 'Headless Chrome'],
-  [/\b(?:Chrome|CriOS|Chromium)\/(\d+)/, 'Chrome'],
-  [/\bVersion\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari\//, 'Safari'],
-  [/\bcurl\/(\d+)/, 'curl'],
-];
-
-const SYSTEMS: [RegExp, string][] = [
-  [/\bWindows Phone\b/, 'Windows Phone'],
-  [/\bWindows\b/, 'Windows'],
-  [/\b(?:iPhone|iPad|iPod)\b/, 'iOS'],
-  [/\bAndroid\b/, 'Android'],
-  [/\bCrOS\b/, 'ChromeOS'],
-  [/\b(?:Macintosh|Mac OS X)\b/, 'macOS'],
-  [/\bLinux\b/, 'Linux'],
-];
-
 const MAX_LENGTH = 512;
+
+/**
+ * For a client it does not recognise, bowser returns the header's own text before a "/" as the
+ * name ("Mozilla" for `Mozilla/5.0 (compatible; …)`, or 500 characters of anything). Only names
+ * from its table of known browsers are shown; the rest are "Unknown browser".
+ */
+const KNOWN_BROWSERS: ReadonlySet<string> = new Set(Object.values(Bowser.BROWSER_MAP));
+
+const UNKNOWN: Device = Object.freeze({
+  browser: 'Unknown browser',
+  os: 'Unknown OS',
+  mobile: false,
+  label: 'Unknown browser on Unknown OS',
+});
 
 export function parseUserAgent(header: string | undefined): Device {
   const ua = (header ?? '').slice(0, MAX_LENGTH);
-  let browser = 'Unknown browser';
-  for (const [pattern, name] of BROWSERS) {
-    const match = pattern.exec(ua);
-    if (match) {
-      browser = `${name} ${match[1]}`;
-      break;
-    }
-  }
-  const os = SYSTEMS.find(([pattern]) => pattern.test(ua))?.[1] ?? 'Unknown OS';
-  const mobile = /\b(?:Mobi|iPhone|iPad|Android|Tablet)/.test(ua);
+  // bowser throws on an empty string; a client that sends no header is simply unknown.
+  if (ua.trim() === '') return UNKNOWN;
+  const parsed = Bowser.getParser(ua);
+  const { name, version } = parsed.getBrowser();
+  // The major version is what people recognise ("Chrome 126"); a hostile header's 400-digit
+  // "version" is dropped rather than stretching the label.
+  const major = /^\d{1,5}(?=\.|$)/.exec(version ?? '')?.[0];
+  const browser =
+    name && KNOWN_BROWSERS.has(name)
+      ? [SHORT_NAMES[name] ?? name, major].filter(Boolean).join(' ')
+      : UNKNOWN.browser;
+  const os = parsed.getOSName() || UNKNOWN.os;
+  const platform = parsed.getPlatformType();
+  const mobile = platform === 'mobile' || platform === 'tablet';
   return { browser, os, mobile, label: `${browser} on ${os}` };
 }

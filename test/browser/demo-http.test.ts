@@ -411,7 +411,7 @@ describe('demo server over HTTP', () => {
         'Chrome 126 on iOS',
         true,
       ],
-      ['curl/8.5.0', 'curl 8 on Unknown OS', false],
+      ['curl/8.5.0', 'Unknown browser on Unknown OS', false],
       ['', 'Unknown browser on Unknown OS', false],
     ];
     for (const [ua, label, mobile] of cases) {
