@@ -13,15 +13,24 @@ export function clock(date: Date): string {
   return `${CLOCK.format(date)} UTC`;
 }
 
+/** "now", "3 minutes ago", "yesterday": the wording, plurals and future tense come from the platform's ICU data. */
+const RELATIVE = new Intl.RelativeTimeFormat('en-GB', { numeric: 'auto' });
+
+/**
+ * The nearest whole unit; under 45 seconds is "now", as in moment.js and Day.js (the
+ * registry stamps last-seen in whole seconds, throttled, so seconds would only be noise). A time a
+ * little in the future, from another machine's clock, reads "in 2 minutes" rather than going negative.
+ */
 export function ago(date: Date, now = Date.now()): string {
-  const seconds = Math.round((now - date.getTime()) / 1000);
-  if (seconds < 45) return 'just now';
+  const elapsed = now - date.getTime();
+  const direction = elapsed < 0 ? 1 : -1;
+  const seconds = Math.round(Math.abs(elapsed) / 1000);
+  if (seconds < 45) return RELATIVE.format(0, 'second');
   const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} minute${minutes === 1 ? '' : 's'} ago`;
+  if (minutes < 60) return RELATIVE.format(direction * minutes, 'minute');
   const hours = Math.round(minutes / 60);
-  if (hours < 24) return `${hours} hour${hours === 1 ? '' : 's'} ago`;
-  const days = Math.round(hours / 24);
-  return `${days} day${days === 1 ? '' : 's'} ago`;
+  if (hours < 24) return RELATIVE.format(direction * hours, 'hour');
+  return RELATIVE.format(direction * Math.round(hours / 24), 'day');
 }
 
 /** `29:41`, or `1:05:00` past an hour; the page script formats the same way as it counts down. */
