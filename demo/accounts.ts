@@ -29,10 +29,24 @@ export const DEMO_ACCOUNTS: readonly DemoAccount[] = Object.freeze([
 const ACCOUNT_TTL = 7 * 24 * 3600_000;
 const USERNAME = /^[a-z0-9_.-]{1,32}$/;
 
-export class Accounts {
-  /** Hashing is slow on purpose; seeding again (every test, every start) reuses the first hashes. */
-  readonly #seedHashes = new Map<string, Promise<string>>();
+/**
+ * Hashing is slow on purpose (scrypt at OWASP's cost, about 0.6 s and 128 MiB each): seeding again
+ * in one process (every test's new demo app) reuses the first hashes of the printed passwords.
+ */
+const seedHashes = new Map<string, Promise<string>>();
 
+function seedHash(password: string): Promise<string> {
+  let hash = seedHashes.get(password);
+  if (!hash) {
+    hash = hashPassword(password);
+    seedHashes.set(password, hash);
+    // A failed hash is not cached: the next seed tries again.
+    hash.catch(() => seedHashes.delete(password));
+  }
+  return hash;
+}
+
+export class Accounts {
   constructor(
     readonly redis: Redis,
     readonly prefix = 'demo:account:',
@@ -44,11 +58,12 @@ export class Accounts {
 
   /** Writes the demo accounts, replacing earlier passwords, so the printed credentials always work. */
   async seed(accounts: readonly DemoAccount[] = DEMO_ACCOUNTS): Promise<void> {
+    // All at once, on libuv's thread pool: start-up waits for the slowest hash, not their sum. The
+    // decoy joins them so the first unknown name is not slower (twice the work) than the rest.
+    const [hashes] = await Promise.all([Promise.all(accounts.map((a) => seedHash(a.password))), decoyHash()]);
     const multi = this.redis.multi();
-    for (const { password, ...account } of accounts) {
-      const hash = this.#seedHashes.get(password) ?? hashPassword(password);
-      this.#seedHashes.set(password, hash);
-      const stored: StoredAccount = { ...account, password: await hash };
+    for (const [i, { password: _, ...account }] of accounts.entries()) {
+      const stored: StoredAccount = { ...account, password: hashes[i]! };
       multi.set(this.#key(account.username), JSON.stringify(stored), 'PX', ACCOUNT_TTL);
     }
     await multi.exec();
