@@ -1,11 +1,9 @@
 // Shared tools of the reliability suites: scale knobs, a seeded PRNG, a keep-alive HTTP client with a cookie jar.
-import { createHmac } from 'node:crypto';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type Koa from 'koa';
 import { HANDLE_LENGTH, parseExternalKey, RANDOM_LENGTH } from '../../lib/keys.js';
-import { APP_KEYS } from './app.js';
 
 /** `KES_LONG=1` runs the long variants: more trials, more inputs, longer load. CI runs the short ones. */
 export const LONG = process.env.KES_LONG === '1';
@@ -202,15 +200,8 @@ export class CookieJar {
   }
 }
 
-/** The `Cookie` header a browser would send for a session cookie value, signed the way Koa signs it. */
-export function signedCookie(value: string, name = 'sid'): string {
-  return `${name}=${value}; ${name}.sig=${sign(`${name}=${value}`)}`;
-}
-
-/** keygrip's default: HMAC-SHA1, base64 with `/+=` mapped to `_-` and dropped (base64url). */
-export function sign(data: string, key = APP_KEYS[0]!): string {
-  return createHmac('sha1', key).update(data, 'latin1').digest('base64url');
-}
+/** The reliability suites sign with keygrip itself, as Koa does, not with a copy of its HMAC. */
+export { sign, signedCookie } from './cookies.js';
 
 /** The public handle of a session cookie value, or undefined for a value the store never issues. */
 export function handleOf(cookieValue: string | undefined): string | undefined {
