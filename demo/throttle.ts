@@ -5,7 +5,8 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 /**
  * rate-limiter-flexible's "login endpoint protection" recipe: read the count before checking the
  * password, consume a point only when it is wrong, delete the count when it is right. The window
- * is fixed from the first failure, so `limit` wrong guesses fit in any `windowMs`.
+ * starts at the first failure and is not extended by later ones: at most `limit` wrong guesses per
+ * window, after which the pair waits for that window to end.
  */
 export class Throttle {
   readonly #limiter: RateLimiterRedis;
