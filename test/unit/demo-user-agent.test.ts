@@ -71,24 +71,20 @@ describe('demo device labels (bowser, unit)', () => {
     expect(parseUserAgent(ua).label).to.equal('Chrome on Linux');
   });
 
-  it('never throws, labels stay short, and a hostile header costs little (property)', () => {
-    const hostile = fc.oneof(
-      fc.string({ maxLength: 2000 }),
-      fc
-        .tuple(
-          fc.constantFrom('Version/1 ', 'Chrome/1.', 'Mobile ', '(', 'like Mac OS X ', '_1'),
-          fc.nat(3000),
-        )
-        .map(([unit, n]) => `Mozilla/5.0 ${unit.repeat(n)}`),
-    );
+  it('never throws and keeps labels short, whatever the header (property)', () => {
     fc.assert(
-      fc.property(hostile, (ua) => {
-        const started = performance.now();
+      fc.property(fc.string({ maxLength: 2000 }), (ua) => {
         const device = parseUserAgent(ua);
-        expect(performance.now() - started).to.be.below(50);
         return device.label.length < 80 && device.label === `${device.browser} on ${device.os}`;
       }),
-      { numRuns: 300 },
     );
+  });
+
+  it('spends little on headers built to make its patterns backtrack', () => {
+    const units = ['Version/1 ', 'Chrome/1.', 'Mobile ', '(', 'like Mac OS X ', '_1', '/', ' /a'];
+    const started = performance.now();
+    for (const unit of units) parseUserAgent(`Mozilla/5.0 ${unit.repeat(5000)}`);
+    // A few milliseconds each in practice; the bound leaves room for a busy CI machine.
+    expect(performance.now() - started).to.be.below(400);
   });
 });
