@@ -56,7 +56,11 @@ function databaseOf(url: string): number {
  * Builds the admin on a client that has not connected yet, so a bad `--prefix` is a usage error
  * (exit 2) whether or not Redis is up, then connects once.
  */
-export async function connectAdmin(url: string, prefix: string | undefined): Promise<SessionAdmin> {
+export async function connectAdmin(
+  url: string,
+  prefix: string | undefined,
+  legacyLifetime?: number,
+): Promise<SessionAdmin> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: TIMEOUT_MS,
@@ -73,7 +77,13 @@ export async function connectAdmin(url: string, prefix: string | undefined): Pro
   });
   let admin: SessionAdmin;
   try {
-    admin = createSessionAdmin({ redis, registry: true, ...(prefix === undefined ? {} : { prefix }) });
+    admin = createSessionAdmin({
+      redis,
+      registry: true,
+      ...(prefix === undefined ? {} : { prefix }),
+      // Only the marker's lifetime matters to rotate; the old key prefix is the app's business.
+      ...(legacyLifetime === undefined ? {} : { legacy: { prefix: '', maxAge: legacyLifetime } }),
+    });
   } catch (error) {
     await closeRedis(redis);
     throw new CliError((error as Error).message.replace(/^koa-epoch-session: /, '--'), EXIT.usage);

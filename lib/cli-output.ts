@@ -22,19 +22,23 @@ export const REASON_RULE =
 export const COMMANDS = {
   rotate: {
     args: ['userId'],
-    options: ['reason'],
+    options: ['reason', 'legacy-lifetime'],
     summary: 'sign a user out everywhere, on every device, at once',
-    help: `Usage: ${NAME} rotate <userId> [--reason <reason>]
+    help: `Usage: ${NAME} rotate <userId> [--reason <reason>] [--legacy-lifetime <ms>]
 
 Revokes every session of <userId> on every device in one write. The revoked keys are no longer
 reachable and expire by their own TTL. The app can tell the next request from a revoked cookie
 why it ended (sessions.revokedReason(ctx)).
 
-  --reason <reason>  why, for that next request (default "${REASONS.rotated}");
-                     ${REASON_RULE}
+  --reason <reason>       why, for that next request (default "${REASONS.rotated}");
+                          ${REASON_RULE}
+  --legacy-lifetime <ms>  while the app adopts koa-redis or connect-redis sessions (its legacy
+                          option): the old sessions' longest lifetime (the app's legacy.maxAge).
+                          The user's legacy sessions not moved yet are revoked too, by a marker
+                          that lives that long; without it they are not touched.
 
 Exit status: 0 revoked; 1 the user had no sessions (no epoch key under this prefix: check the id
-and --prefix); 2 usage error; 3 Redis unavailable; 4 other failure.`,
+and --prefix), never with --legacy-lifetime; 2 usage error; 3 Redis unavailable; 4 other failure.`,
   },
   list: {
     args: ['userId'],

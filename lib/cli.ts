@@ -46,11 +46,13 @@ interface Request {
   prefix: string | undefined;
   sample: number | undefined;
   progress: boolean;
+  /** rotate: revoke legacy sessions not adopted yet, with a marker that lives this long (ms). */
+  legacyLifetime: number | undefined;
 }
 
 /**
  * A session id is base64url, so one in 64 starts with "-" and parseArgs would take it for an
- * option. A token of a handle's shape is never an option (the longest one has 10 characters), so it
+ * option. A token of a handle's shape is never an option (none has 16 characters), so it
  * is marked as an argument before parsing. NUL cannot occur in an argv string: the mark is unambiguous.
  */
 const HANDLE_SHAPED = new RegExp(`^-[A-Za-z0-9_-]{${HANDLE_LENGTH - 1}}$`);
@@ -78,6 +80,7 @@ function parseMarked(argv: string[]) {
         reason: { type: 'string' },
         sample: { type: 'string' },
         progress: { type: 'boolean' },
+        'legacy-lifetime': { type: 'string' },
       },
     });
   } catch (error) {
@@ -133,7 +136,7 @@ async function run(argv: string[]): Promise<Outcome> {
   // Checked before connecting: a bad URL is a usage error, whether or not Redis is up.
   const url = process.env.REDIS_URL || DEFAULT_REDIS_URL;
   checkRedisUrl(url);
-  const admin = await connectAdmin(url, request.prefix);
+  const admin = await connectAdmin(url, request.prefix, request.legacyLifetime);
   try {
     return await execute(admin, request);
   } finally {
@@ -143,7 +146,7 @@ async function run(argv: string[]): Promise<Outcome> {
 
 function check(command: Command, args: string[], values: ReturnType<typeof parse>['values']): Request {
   const spec = COMMANDS[command];
-  for (const option of ['reason', 'sample', 'progress'] as const) {
+  for (const option of ['reason', 'sample', 'progress', 'legacy-lifetime'] as const) {
     if (values[option] !== undefined && !(spec.options as readonly string[]).includes(option)) {
       throw usage(`${command} takes no --${option}`, command);
     }
@@ -176,6 +179,13 @@ function check(command: Command, args: string[], values: ReturnType<typeof parse
   if (sample !== undefined && !/^[1-9][0-9]{0,9}$/.test(sample)) {
     throw usage(`--sample must be a positive whole number of keys (got ${JSON.stringify(sample)})`, command);
   }
+  const legacy = values['legacy-lifetime'];
+  if (legacy !== undefined && !/^[1-9][0-9]{0,12}$/.test(legacy)) {
+    throw usage(
+      `--legacy-lifetime must be a positive whole number of milliseconds (got ${JSON.stringify(legacy)})`,
+      command,
+    );
+  }
   return {
     command,
     userId,
@@ -184,6 +194,7 @@ function check(command: Command, args: string[], values: ReturnType<typeof parse
     prefix: values.prefix,
     sample: sample === undefined ? undefined : Number(sample),
     progress: values.progress === true,
+    legacyLifetime: legacy === undefined ? undefined : Number(legacy),
   };
 }
 
@@ -192,13 +203,19 @@ async function execute(admin: Awaited<ReturnType<typeof connectAdmin>>, request:
   const who = JSON.stringify(userId);
   const prefix = JSON.stringify(admin.store.keys.prefix);
   if (command === 'rotate') {
+    const legacy = request.legacyLifetime !== undefined;
     const rotated = await admin.rotate(userId, { reason });
     if (!rotated) {
       const note = `${who} has no sessions under ${prefix}: nothing to revoke (check the user id and --prefix)`;
       return { exitCode: EXIT.notFound, json: { userId, rotated, reason }, text: '', note };
     }
-    const text = `signed ${who} out everywhere (reason: ${reason})\n`;
-    return { exitCode: EXIT.ok, json: { userId, rotated, reason }, text };
+    const also = legacy ? ', including legacy sessions not moved yet' : '';
+    const text = `signed ${who} out everywhere${also} (reason: ${reason})\n`;
+    return {
+      exitCode: EXIT.ok,
+      json: { userId, rotated, reason, ...(legacy ? { legacy: true } : {}) },
+      text,
+    };
   }
   if (command === 'revoke') {
     const revoked = await admin.revoke(userId, sessionId, { reason });

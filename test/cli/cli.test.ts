@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
+import { signedCookie } from '../support/cookies.js';
 import { testRedisUrl } from '../support/hooks.js';
 import { freePort } from '../support/redis-server.js';
 
@@ -115,6 +116,61 @@ describe('operator CLI: koa-epoch-session', function () {
       expect(result.code).to.equal(0);
       expect(result.json).to.deep.equal({ userId: 'bob', rotated: true, reason: 'signed-out-everywhere' });
       expect(await whoami(agent)).to.include({ userId: null, revoked: 'signed-out-everywhere' });
+    });
+  });
+
+  describe('rotate during a legacy migration (issue 11)', () => {
+    const legacyUser = (data: Record<string, unknown>) =>
+      typeof data.userId === 'string' ? data.userId : undefined;
+
+    /** A koa-redis session of `user` as koa-session wrote it, and the cookie its browser holds. */
+    async function legacySession(t: TestApp, user: string): Promise<string> {
+      const sid = `legacy-${user}-${randomBytes(6).toString('hex')}`;
+      const now = Date.now();
+      const data = { userId: user, secret: `of-${user}`, _expire: now + 3_600_000, _maxAge: 3_600_000 };
+      await t.redis.set(sid, JSON.stringify(data), 'PX', 3_600_000 + 10_000);
+      return signedCookie(sid, 'koa.sess');
+    }
+
+    it('invariant 1: with --legacy-lifetime, revokes the koa-redis sessions not moved yet, and says so; others are still adopted', async () => {
+      const t = makeApp({ key: 'koa.sess', registry: true, legacy: { prefix: '', userId: legacyUser } });
+      const alice = await legacySession(t, 'alice');
+      const bob = await legacySession(t, 'bob');
+      const result = await cliJson(['rotate', 'alice', '--legacy-lifetime', '3600000']);
+      expect(result.code).to.equal(0, result.stderr);
+      expect(result.json).to.deep.equal({
+        userId: 'alice',
+        rotated: true,
+        reason: 'signed-out-everywhere',
+        legacy: true,
+      });
+      const text = await cli([
+        'rotate',
+        'alice',
+        '--legacy-lifetime',
+        '3600000',
+        '--reason',
+        'password-changed',
+      ]);
+      expect(text.stdout).to.equal(
+        'signed "alice" out everywhere, including legacy sessions not moved yet (reason: password-changed)\n',
+      );
+      const adopted = await t.agent().get('/whoami').set('Cookie', alice).expect(200);
+      expect(adopted.body).to.include({ userId: null });
+      expect(adopted.body.data).to.not.have.property('secret');
+      expect((await t.agent().get('/whoami').set('Cookie', bob).expect(200)).body.userId).to.equal('bob');
+    });
+
+    it('without --legacy-lifetime leaves legacy sessions alone, and says there was nothing to revoke', async () => {
+      const t = makeApp({ key: 'koa.sess', registry: true, legacy: { prefix: '', userId: legacyUser } });
+      const alice = await legacySession(t, 'alice');
+      const result = await cli(['rotate', 'alice']);
+      expect(result.code).to.equal(1);
+      expect((await t.agent().get('/whoami').set('Cookie', alice).expect(200)).body.userId).to.equal('alice');
+      const bad = await cli(['rotate', 'alice', '--legacy-lifetime', '1.5']);
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.match(/--legacy-lifetime must be a positive whole number of milliseconds/);
+      expect((await cli(['list', 'alice', '--legacy-lifetime', '5'])).code).to.equal(2);
     });
   });
 
