@@ -1,6 +1,7 @@
 // The session engine: every Redis operation on the epoch-keyed layout, with no framework in sight.
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
+import type { RedisDriver } from './driver.js';
 import { EpochCache } from './epoch-cache.js';
 import { SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
 import { epochOf, epochValueFor, freshEpochValue, KeyLayout, randomToken, userTag } from './keys.js';
@@ -13,7 +14,6 @@ import {
 } from './options.js';
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { decodeReason, encodeReason, REASONS } from './revocation.js';
-import { defineScripts, type ScriptRunner } from './script-runner.js';
 import { REVOKING, type ScriptName } from './scripts.js';
 import type { Revocation } from './state.js';
 import { type DeviceMeta, deviceRecord, LAST_SEEN_OFFSET, stamp } from './value.js';
@@ -68,23 +68,22 @@ export class SessionEngine extends EventEmitter {
   /** Set by createSessions: the concurrent-session limit, which every path creating a signed-in session applies. */
   limit: SessionLimit = { maxSessions: 0, policy: 'evict-oldest' };
   readonly epochs = new EpochCache();
-  readonly #run: ScriptRunner;
-  readonly #runLegacy: ScriptRunner | undefined;
+  /** The app's client, behind the driver interface; the legacy keys' client, when it is another one. */
+  readonly driver: RedisDriver;
+  readonly #legacyDriver: RedisDriver | undefined;
 
   constructor(options: EpochStoreOptions) {
     super();
     this.settings = storeSettings(options);
     this.keys = new KeyLayout(this.settings.prefix);
-    this.#run = defineScripts(this.settings.redis);
-    const legacy = this.settings.legacy;
-    this.#runLegacy =
-      legacy && (legacy.redis === this.settings.redis ? this.#run : defineScripts(legacy.redis));
+    this.driver = this.settings.driver;
+    this.#legacyDriver = this.settings.legacy?.driver;
   }
 
   /** Runs a script, mapping Redis failures to SessionStoreUnavailableError (503). */
   script(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
     const acknowledgement = REVOKING.has(name) ? this.settings.waitForReplicas : undefined;
-    return this.call(this.#run(name, keys, args, acknowledgement));
+    return this.call(this.driver.script(name, keys, args, acknowledgement));
   }
 
   /** Awaits a Redis command, reporting failures as `redis-error` and rethrowing them as SessionErrors. */
@@ -136,22 +135,17 @@ export class SessionEngine extends EventEmitter {
   // --- anonymous sessions: single native commands ---
 
   async readAnonymous(handle: string): Promise<string | undefined> {
-    const raw = await this.call(this.settings.redis.get(this.keys.anonymous(handle)));
+    const raw = await this.call(this.driver.get(this.keys.anonymous(handle)));
     return raw ?? undefined;
   }
 
   /** `NX` creates (never overwrites), `XX` updates (never resurrects an ended session). */
   async writeAnonymous(handle: string, value: string, ttl: number, mode: 'NX' | 'XX'): Promise<boolean> {
-    const key = this.keys.anonymous(handle);
-    const { redis } = this.settings;
-    const reply = await this.call(
-      mode === 'NX' ? redis.set(key, value, 'PX', ttl, 'NX') : redis.set(key, value, 'PX', ttl, 'XX'),
-    );
-    return reply !== null;
+    return this.call(this.driver.set(this.keys.anonymous(handle), value, ttl, mode));
   }
 
   async endAnonymous(handle: string): Promise<boolean> {
-    return (await this.call(this.settings.redis.del(this.keys.anonymous(handle)))) === 1;
+    return (await this.call(this.driver.del(this.keys.anonymous(handle)))) === 1;
   }
 
   // --- signed-in sessions ---
@@ -164,7 +158,7 @@ export class SessionEngine extends EventEmitter {
   async readUser(tag: string, epoch: string, handle: string): Promise<UserRead> {
     const { keys } = this;
     const [epochValue, raw] = await this.call(
-      this.settings.redis.mget(keys.epoch(tag), keys.session(tag, epoch, handle)),
+      this.driver.mget([keys.epoch(tag), keys.session(tag, epoch, handle)]),
     );
     if (typeof epochValue === 'string' && typeof raw === 'string' && epochOf(epochValue) === epoch) {
       this.epochs.set(tag, epoch);
@@ -172,7 +166,7 @@ export class SessionEngine extends EventEmitter {
     }
     if (typeof epochValue === 'string') this.epochs.set(tag, epochOf(epochValue));
     const [sessionReason, rotationReason] = await this.call(
-      this.settings.redis.mget(keys.sessionReason(tag, handle), keys.rotationReason(tag)),
+      this.driver.mget([keys.sessionReason(tag, handle), keys.rotationReason(tag)]),
     );
     return {
       live: false,
@@ -207,14 +201,11 @@ export class SessionEngine extends EventEmitter {
     const { keys } = this;
     const sessionKey = keys.session(tag, epoch, handle);
     if (registry === undefined) {
-      const { redis } = this.settings;
+      const { driver } = this;
       const [written] = await this.call(
-        Promise.all([
-          redis.set(sessionKey, value, 'PX', ttl, 'XX'),
-          redis.pexpire(keys.epoch(tag), ttl, 'GT'),
-        ]),
+        Promise.all([driver.set(sessionKey, value, ttl, 'XX'), driver.extend(keys.epoch(tag), ttl)]),
       );
-      return written !== null;
+      return written;
     }
     const device = registry.meta ? deviceRecord(registry.meta) : { ref: '', value: '' };
     const reply = await this.script(
@@ -551,7 +542,7 @@ export class SessionEngine extends EventEmitter {
   /** A legacy session, taken out of its old key: `{ raw, pttl }`, or undefined when there is none. */
   async takeLegacy(legacyKey: string): Promise<{ raw: string; pttl: number } | undefined> {
     const legacy = this.settings.legacy!;
-    const reply = await this.call(this.#runLegacy!('takeLegacy', [legacy.prefix + legacyKey], []));
+    const reply = await this.call(this.#legacyDriver!.script('takeLegacy', [legacy.prefix + legacyKey], []));
     if (reply === null || reply === false) return undefined;
     const [raw, pttl] = Array.isArray(reply) ? [asString(reply[0]), asInteger(reply[1])] : [];
     if (raw === undefined || pttl === undefined) throw badReply('takeLegacy', reply);

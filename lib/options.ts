@@ -1,6 +1,8 @@
 // Options: the defaults, and the start-up checks that name the option to change.
 import type { Cluster, Redis } from 'ioredis';
 import type { Context } from 'koa';
+import type { RedisDriver } from './driver.js';
+import { ioredisDriver, ioredisOption, isIoredis } from './ioredis-driver.js';
 
 export type SessionLimitPolicy = 'evict-oldest' | 'reject';
 
@@ -101,6 +103,7 @@ export const DEFAULTS = Object.freeze({
 
 export interface StoreSettings {
   redis: Redis | Cluster;
+  driver: RedisDriver;
   prefix: string;
   maxAge: number | 'session';
   browserSessionTtl: number;
@@ -109,7 +112,8 @@ export interface StoreSettings {
   absoluteMaxAge: number | undefined;
   waitForReplicas: { replicas: number; timeout: number } | undefined;
   legacy:
-    | (Required<Pick<LegacyOptions, 'prefix' | 'redis' | 'maxAge'>> & Pick<LegacyOptions, 'userId'>)
+    | (Required<Pick<LegacyOptions, 'prefix' | 'redis' | 'maxAge'>> &
+        Pick<LegacyOptions, 'userId'> & { driver: RedisDriver })
     | undefined;
 }
 
@@ -137,39 +141,35 @@ function positiveMs(name: string, value: unknown): number | undefined {
   return value;
 }
 
-function isRedisClient(value: unknown): value is Redis | Cluster {
-  const client = value as { defineCommand?: unknown; evalsha?: unknown } | null;
-  return typeof client?.defineCommand === 'function' && typeof client.evalsha === 'function';
-}
-
-/** Options of an ioredis client, or of the nodes of an ioredis Cluster. */
-function clientOption(redis: Redis | Cluster, name: string): unknown {
-  const options = redis.options as Record<string, unknown> | undefined;
-  const nodes = options?.redisOptions as Record<string, unknown> | undefined;
-  return options?.[name] ?? nodes?.[name];
-}
-
-/** Reply shapes the store relies on: every numeric reply is checked to be a number. */
-function assertReplyTypes(redis: Redis | Cluster, name: string): void {
-  if (clientOption(redis, 'stringNumbers') === true) {
+/**
+ * The driver for the client the app passed, refusing what the store cannot use, with a message
+ * that names the option: reply types changed by `stringNumbers`, hash tags in `keyPrefix`.
+ */
+function driverFor(client: unknown, name: string): RedisDriver {
+  if (!isIoredis(client)) fail(`${name} must be an ioredis Redis or Cluster client`);
+  if (ioredisOption(client, 'stringNumbers') === true) {
     fail(
       `${name} has stringNumbers: true, which turns the store's numeric replies into strings; ` +
         `give the store its own client without it (for example ${name}.duplicate({ stringNumbers: false }))`,
     );
   }
+  const keyPrefix = ioredisOption(client, 'keyPrefix');
+  if (typeof keyPrefix === 'string' && /[{}]/.test(keyPrefix)) {
+    fail(
+      `the ioredis keyPrefix of ${name} must not contain "{" or "}" (they would break the Cluster hash tag)`,
+    );
+  }
+  return ioredisDriver(client);
 }
 
 export function storeSettings(options: EpochStoreOptions): StoreSettings {
   if (options === null || typeof options !== 'object')
     fail('options must be an object with at least { redis }');
-  if (!isRedisClient(options.redis)) fail('redis must be an ioredis Redis or Cluster client');
-  assertReplyTypes(options.redis, 'redis');
+  const driver = driverFor(options.redis, 'redis');
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     fail('prefix must be a string without "{" or "}" (they would break the Cluster hash tag)');
   }
-  const clientPrefix = (options.redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-  if (/[{}]/.test(clientPrefix)) fail('the ioredis keyPrefix must not contain "{" or "}"');
   const maxAge = options.maxAge ?? DEFAULTS.maxAge;
   if (maxAge !== 'session') positiveMs('maxAge', maxAge);
   if (maxAge === 'session' && options.maxAge !== 'session') fail('maxAge must be a number or "session"');
@@ -177,6 +177,7 @@ export function storeSettings(options: EpochStoreOptions): StoreSettings {
     fail('registry must be a boolean');
   return {
     redis: options.redis,
+    driver,
     prefix,
     maxAge,
     browserSessionTtl:
@@ -185,7 +186,7 @@ export function storeSettings(options: EpochStoreOptions): StoreSettings {
     lastSeenInterval: positiveMs('lastSeenInterval', options.lastSeenInterval) ?? DEFAULTS.lastSeenInterval,
     absoluteMaxAge: positiveMs('absoluteMaxAge', options.absoluteMaxAge),
     waitForReplicas: replicaSettings(options.waitForReplicas),
-    legacy: legacySettings(options.legacy, options.redis, prefix, maxAge, options.browserSessionTtl),
+    legacy: legacySettings(options.legacy, options.redis, driver, prefix, maxAge, options.browserSessionTtl),
   };
 }
 
@@ -207,6 +208,7 @@ function replicaSettings(wait: EpochStoreOptions['waitForReplicas']) {
 function legacySettings(
   legacy: LegacyOptions | undefined,
   redis: Redis | Cluster,
+  driver: RedisDriver,
   prefix: string,
   maxAge: number | 'session',
   browserSessionTtl: number | undefined,
@@ -220,14 +222,14 @@ function legacySettings(
   }
   if (legacy.userId !== undefined && typeof legacy.userId !== 'function')
     fail('legacy.userId must be a function');
-  if (legacy.redis !== undefined && !isRedisClient(legacy.redis))
-    fail('legacy.redis must be an ioredis client');
-  if (legacy.redis !== undefined) assertReplyTypes(legacy.redis, 'legacy.redis');
+  const legacyDriver =
+    legacy.redis === undefined || legacy.redis === redis ? driver : driverFor(legacy.redis, 'legacy.redis');
   const fallback = maxAge === 'session' ? (browserSessionTtl ?? DEFAULTS.browserSessionTtl) : maxAge;
   return {
     prefix: legacy.prefix,
     userId: legacy.userId,
     redis: legacy.redis ?? redis,
+    driver: legacyDriver,
     maxAge: positiveMs('legacy.maxAge', legacy.maxAge) ?? fallback,
   };
 }

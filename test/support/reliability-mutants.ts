@@ -42,6 +42,6 @@ export function installMutant(redis: Redis | Cluster, mutant: Mutant): void {
   if (!lua.includes(mutant.from)) {
     throw new Error(`the mutant "${mutant.name}" no longer applies: lib/scripts.ts changed; update it`);
   }
-  // The store passes the number of keys on each call (lib/script-runner.ts).
+  // The store passes the number of keys on each call (lib/ioredis-driver.ts).
   redis.defineCommand(`epochSession_${mutant.script}`, { lua: lua.replace(mutant.from, mutant.to) });
 }

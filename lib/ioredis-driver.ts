@@ -1,5 +1,6 @@
-// Runs the Lua scripts on an ioredis client: EVALSHA with its NOSCRIPT fallback, and WAIT for replicas after revocations.
+// The ioredis driver: native commands, the scripts through defineCommand, and WAIT in a pipeline after revocations.
 import type { Cluster, Redis } from 'ioredis';
+import type { RedisDriver, ReplicaAcknowledgement } from './driver.js';
 import { SessionReplicationError } from './errors.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
 
@@ -8,45 +9,54 @@ type ScriptArg = string | number;
 /** Commands are namespaced so that a client shared with other libraries sees no clash. */
 const COMMAND_PREFIX = 'epochSession_';
 
-/** `WAIT <replicas> <timeout>` after a script, in the same pipeline so it reaches the same master. */
-export interface ReplicaAcknowledgement {
-  replicas: number;
-  /** Milliseconds. */
-  timeout: number;
-}
-
-export type ScriptRunner = (
-  name: ScriptName,
-  keys: string[],
-  args: ScriptArg[],
-  acknowledgement?: ReplicaAcknowledgement,
-) => Promise<unknown>;
-
 type Command = (...args: ScriptArg[]) => Promise<unknown>;
 type Pipeline = Record<string, Command> & {
   wait(replicas: number, timeout: number): unknown;
   exec(): Promise<[Error | null, unknown][] | null>;
 };
 
+/** An ioredis `Redis` (standalone or Sentinel) or `Cluster`, told apart from anything else by its API. */
+export function isIoredis(client: unknown): client is Redis | Cluster {
+  const candidate = client as { defineCommand?: unknown; evalsha?: unknown } | null;
+  return typeof candidate?.defineCommand === 'function' && typeof candidate.evalsha === 'function';
+}
+
+/** An option of an ioredis client, or of the nodes of an ioredis Cluster. */
+export function ioredisOption(client: Redis | Cluster, name: string): unknown {
+  const options = client.options as Record<string, unknown> | undefined;
+  const nodes = options?.redisOptions as Record<string, unknown> | undefined;
+  return options?.[name] ?? nodes?.[name];
+}
+
 /**
  * Registers every script on the client through `defineCommand`, with the number of keys passed on
  * each call (some scripts take one key per registry entry): ioredis applies `keyPrefix` to KEYS,
  * routes a Cluster call by its keys, and turns NOSCRIPT into a transparent EVAL.
  */
-export function defineScripts(redis: Redis | Cluster): ScriptRunner {
+export function ioredisDriver(redis: Redis | Cluster): RedisDriver {
   for (const [name, { lua }] of Object.entries(SCRIPTS)) {
     redis.defineCommand(COMMAND_PREFIX + name, { lua });
   }
-  return (name, keys, args, acknowledgement) => {
-    const script: { keys: number; variadic?: boolean } = SCRIPTS[name];
-    // A wrong count would silently shift KEYS into ARGV: refuse it loudly instead.
-    if (script.variadic ? keys.length < script.keys : keys.length !== script.keys) {
-      throw new Error(`koa-epoch-session: ${name} takes ${script.keys} keys, got ${keys.length}`);
-    }
-    const callArgs = [keys.length, ...keys, ...args];
-    if (acknowledgement !== undefined) return runAcknowledged(redis, name, callArgs, acknowledgement);
-    const command = (redis as unknown as Record<string, Command>)[COMMAND_PREFIX + name]!;
-    return command.apply(redis, callArgs);
+  return {
+    get: (key) => redis.get(key),
+    mget: (keys) => redis.mget(keys),
+    set: async (key, value, ttl, mode) =>
+      (mode === 'NX'
+        ? await redis.set(key, value, 'PX', ttl, 'NX')
+        : await redis.set(key, value, 'PX', ttl, 'XX')) !== null,
+    del: (key) => redis.del(key),
+    extend: (key, ttl) => redis.pexpire(key, ttl, 'GT'),
+    script(name, keys, args, acknowledgement) {
+      const script: { keys: number; variadic?: boolean } = SCRIPTS[name];
+      // A wrong count would silently shift KEYS into ARGV: refuse it loudly instead.
+      if (script.variadic ? keys.length < script.keys : keys.length !== script.keys) {
+        throw new Error(`koa-epoch-session: ${name} takes ${script.keys} keys, got ${keys.length}`);
+      }
+      const callArgs = [keys.length, ...keys, ...args];
+      if (acknowledgement !== undefined) return runAcknowledged(redis, name, callArgs, acknowledgement);
+      const command = (redis as unknown as Record<string, Command>)[COMMAND_PREFIX + name]!;
+      return command.apply(redis, callArgs);
+    },
   };
 }
 
