@@ -60,7 +60,15 @@ export function adminFor(store: EpochStore): SessionAdmin {
     const tag = userTag(userId);
     // Handles are the only ids that reach Redis; anything else cannot name a session.
     if (!isHandle(sessionId)) return false;
-    const ended = await store.endUser(tag, undefined, sessionId, encodeReason(reason, Date.now()));
+    let ended: boolean;
+    try {
+      ended = await store.endUser(tag, undefined, sessionId, encodeReason(reason, Date.now()));
+    } catch (error) {
+      // Ended on the master, not yet confirmed by replicas: it happened, so it is reported.
+      if (error instanceof SessionReplicationError)
+        store.emit('revoked', { userId, scope: 'session', sessionId, reason });
+      throw error;
+    }
     if (ended) store.emit('revoked', { userId, scope: 'session', sessionId, reason });
     return ended;
   }

@@ -36,6 +36,9 @@ export function syncCompanion(
     }
     return;
   }
-  const maxAge = /;\s*expires=/i.test(written) ? { expires: new Date(session.expiresAt) } : {};
+  // Rounded up to the second like the session cookie's, so both end together.
+  const maxAge = /;\s*expires=/i.test(written)
+    ? { expires: new Date(Math.ceil(session.expiresAt / 1000) * 1000) }
+    : {};
   ctx.cookies.set(name, String(session.expiresAt), { ...base, ...maxAge });
 }

@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import type { cookieOptions } from './options.js';
 import { signedCookieReader } from './signed-cookie.js';
-import { stateOf } from './state.js';
+import { isRefused, stateOf } from './state.js';
 import { COOKIE_SLACK } from './store.js';
 
 /**
@@ -21,6 +21,11 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
       const state = stateOf(ctx);
       // Data koa-session saved under an ended key now lives under a new one: the cookie follows it.
       if (state.replacement?.from === value) value = state.replacement.to;
+      if (isRefused(state, value)) {
+        // Nothing was stored under this key (its session was revoked while the request ran).
+        ctx.cookies.set(key, '', { ...attributes, overwrite: true });
+        return;
+      }
       const saved = state.savedMaxAge;
       const current = state.current;
       // A cookie's expiry has whole seconds: rounded up, so it never ends before the session does.

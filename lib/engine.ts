@@ -3,8 +3,16 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import type { RedisDriver } from './driver.js';
 import { EpochCache } from './epoch-cache.js';
-import { SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
-import { epochOf, epochValueFor, freshEpochValue, KeyLayout, randomToken, userTag } from './keys.js';
+import { replyOf, SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
+import {
+  epochOf,
+  epochValueFor,
+  freshEpochValue,
+  isHandle,
+  KeyLayout,
+  randomToken,
+  userTag,
+} from './keys.js';
 import {
   type EpochStoreOptions,
   isDuration,
@@ -123,12 +131,17 @@ export class SessionEngine extends EventEmitter {
    * absolute lifetime. The Redis key expires at that same moment: no slack in which a replayed
    * cookie would still find its session (koa-session's extra 10 s only kept `_expire` checkable).
    */
-  expiry(expire: unknown, maxAge: number | 'session' | undefined, loginTime: number, now: number): number {
+  expiry(
+    expire: unknown,
+    maxAge: number | 'session' | undefined,
+    loginTime: number | undefined,
+    now: number,
+  ): number {
     const requested =
       typeof expire === 'number' && Number.isFinite(expire) && expire - now <= MAX_DURATION
         ? Math.floor(expire)
         : now + this.ttl(maxAge);
-    const end = this.lifetimeEnd(loginTime);
+    const end = loginTime === undefined ? undefined : this.lifetimeEnd(loginTime);
     return end === undefined ? requested : Math.min(requested, end);
   }
 
@@ -237,6 +250,7 @@ export class SessionEngine extends EventEmitter {
         keys.session(tag, epoch, newHandle),
         keys.registry(tag),
         keys.devices(tag),
+        keys.movedTo(tag, oldHandle),
       ],
       [
         epoch,
@@ -262,20 +276,40 @@ export class SessionEngine extends EventEmitter {
   async endUser(tag: string, epoch: string | undefined, handle: string, reason: string): Promise<boolean> {
     const { keys } = this;
     let guess = epoch ?? this.epochs.get(tag) ?? randomToken();
+    let target = handle;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      let lag: SessionReplicationError | undefined;
       const reply = await this.script(
         'endUser',
         [
           keys.epoch(tag),
-          keys.session(tag, guess, handle),
+          keys.session(tag, guess, target),
           keys.registry(tag),
-          keys.sessionReason(tag, handle),
+          keys.sessionReason(tag, target),
         ],
-        [guess, handle, reason],
-      );
+        [guess, target, reason],
+      ).catch((error: unknown) => {
+        if (!(error instanceof SessionReplicationError)) throw error;
+        lag = error;
+        return replyOf(error);
+      });
       const status = Array.isArray(reply) ? reply[0] : undefined;
-      if (status === 1) return true;
-      if (status === 0) return false;
+      if (status === 1) {
+        // Ended on the master; replicas did not confirm it in time. A retry waits for them again.
+        if (lag) {
+          lag.result = true;
+          throw lag;
+        }
+        return true;
+      }
+      if (status === 0) {
+        // Unknown epoch (a revoke by handle): the device may have been re-keyed since it was listed.
+        const moved =
+          epoch === undefined ? await this.call(this.driver.get(keys.movedTo(tag, target))) : null;
+        if (moved === null || !isHandle(moved)) return false;
+        target = moved;
+        continue;
+      }
       const epochValue = Array.isArray(reply) ? asString(reply[1]) : undefined;
       if (status !== 2 || epochValue === undefined) throw badReply('endUser', reply);
       this.epochs.set(tag, epochOf(epochValue));
@@ -448,6 +482,8 @@ export class SessionEngine extends EventEmitter {
           keys.registry(tag),
           keys.devices(tag),
           keys.rotationReason(tag),
+          keys.movedTo(tag, request.handle),
+          keys.legacyRevoked(tag),
         ],
         [
           request.epoch,
@@ -460,12 +496,13 @@ export class SessionEngine extends EventEmitter {
           request.reason,
           device.ref,
           device.value,
+          this.settings.legacy ? this.settings.legacy.maxAge + COOKIE_SLACK : '',
         ],
       );
     } catch (error) {
       if (!(error instanceof SessionReplicationError)) throw error;
       lag = error;
-      reply = error.reply;
+      reply = replyOf(error);
     }
     if (reply !== 0 && reply !== 1) throw badReply('logoutOthers', reply);
     if (reply === 1) this.epochs.set(tag, epoch);
@@ -488,7 +525,7 @@ export class SessionEngine extends EventEmitter {
       [reasonValue, legacyWindow],
     ).catch((error: unknown) => {
       if (error instanceof SessionReplicationError)
-        error.result = error.reply !== 0 || settings.legacy !== undefined;
+        error.result = replyOf(error) !== 0 || settings.legacy !== undefined;
       throw error;
     });
     if (reply !== 0 && reply !== 1 && reply !== 2) throw badReply('rotate', reply);

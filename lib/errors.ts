@@ -37,8 +37,6 @@ export class SessionReplicationError extends SessionStoreUnavailableError {
   readonly applied = true;
   /** What the call returned on the master (for `rotate` and `revoke`, whether it ended sessions). */
   result: unknown;
-  /** @internal The script's reply, for the caller to finish its work before rethrowing. */
-  readonly reply: unknown;
   constructor(
     script: string,
     reply: unknown,
@@ -51,8 +49,16 @@ export class SessionReplicationError extends SessionStoreUnavailableError {
         `${wanted.replicas} replica(s) acknowledged it within ${wanted.timeout} ms, so a failover now ` +
         'could undo it; retry the call (waitForReplicas)',
     );
-    this.reply = reply;
+    // Kept off the error itself: a script's reply can hold an epoch (and, for long ids, the user id).
+    replies.set(this, reply);
   }
+}
+
+const replies = new WeakMap<SessionReplicationError, unknown>();
+
+/** @internal The script's reply behind a replication error, for the caller to finish its work. */
+export function replyOf(error: SessionReplicationError): unknown {
+  return replies.get(error);
 }
 
 /** `login` was refused because the user already has `maxSessions` sessions and the policy is `'reject'`. */

@@ -1,7 +1,12 @@
 // koa-epoch-session: a koa-session store on Redis that signs a user out everywhere in one write.
 export { createSessionAdmin, type SessionAdmin } from './admin.js';
 export type { SessionData, SessionObject } from './context.js';
-export { SessionError, SessionLimitError, SessionStoreUnavailableError } from './errors.js';
+export {
+  SessionError,
+  SessionLimitError,
+  SessionReplicationError,
+  SessionStoreUnavailableError,
+} from './errors.js';
 export type {
   EpochSessionOptions,
   EpochStoreOptions,

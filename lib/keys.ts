@@ -227,6 +227,14 @@ export class KeyLayout {
   }
 
   /**
+   * After a re-key (regenerate, logoutOthers): the handle the session moved to, so a `revoke` by
+   * the handle a device list showed still reaches it.
+   */
+  movedTo(tag: string, handle: string): string {
+    return `${this.userBase(tag)}m:${handle}`;
+  }
+
+  /**
    * While a `legacy` migration runs: when the user was last rotated (ms, base36). Legacy sessions
    * saved before it are revoked too, though they have not moved into this layout yet.
    */

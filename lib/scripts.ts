@@ -84,7 +84,7 @@ return 1`;
  * Give a signed-in session a new sid (koa-session's regenerate) in one step: the old key goes and
  * the new one appears together, so no concurrent login sees a free slot under maxSessions, and a
  * session revoked meanwhile is not continued under the new id.
- * KEYS: epoch, old session, new session, registry, devices.
+ * KEYS: epoch, old session, new session, registry, devices, the old handle's forwarding key.
  * ARGV: epoch read by the request, old handle, new handle, value, ttl, registry score ('' off),
  *   now, device ref, device value.
  * Reply: 1 done, 0 refused.
@@ -98,6 +98,8 @@ if not redis.call('SET', KEYS[3], ARGV[4], 'PX', ttl, 'NX') then
   return redis.error_reply('koa-epoch-session: session id collision')
 end
 redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
+-- A revoke by the old handle (from a device list) follows this to the new one.
+redis.call('SET', KEYS[6], ARGV[3], 'PX', ttl)
 redis.call('ZREM', KEYS[4], ARGV[2])
 if ARGV[6] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
@@ -319,9 +321,11 @@ return {1, evicted}`;
 /**
  * Sign out every other device: rotate the epoch and re-key the caller's session under it, in one
  * step, so no other session survives and the caller's old sid dies too (invariant 6).
- * KEYS: epoch, current session, new session (under the new epoch), registry, devices, rotation reason.
+ * KEYS: epoch, current session, new session (under the new epoch), registry, devices, rotation
+ *   reason, the current handle's forwarding key, legacy marker.
  * ARGV: epoch read by the request, current handle, new epoch value, new handle, value, ttl,
- *   registry score ('' when off), reason value, device ref, device value.
+ *   registry score ('' when off), reason value, device ref, device value, legacy window in ms
+ *   ('' when no legacy migration runs).
  * Reply: 1 done, 0 the caller's own session was already revoked.
  */
 const logoutOthers = `${EPOCH_MATCHES}
@@ -340,6 +344,9 @@ if ARGV[7] ~= '' then
   redis.call('PEXPIRE', KEYS[5], ttl)
 end
 if horizon > 0 then redis.call('SET', KEYS[6], ARGV[8], 'PX', horizon) end
+redis.call('SET', KEYS[7], ARGV[4], 'PX', ttl)
+-- Like rotate: the user's legacy sessions not adopted yet are signed out too.
+if ARGV[11] ~= '' then redis.call('SET', KEYS[8], ARGV[8], 'PX', math.max(horizon, tonumber(ARGV[11]))) end
 return 1`;
 
 /**
@@ -389,12 +396,12 @@ export const SCRIPTS = {
   seen: { keys: 1, lua: seen },
   takeLegacy: { keys: 1, lua: takeLegacy },
   writeUser: { keys: 4, lua: writeUser },
-  rekey: { keys: 5, lua: rekey },
+  rekey: { keys: 6, lua: rekey },
   endUser: { keys: 4, lua: endUser },
   rotate: { keys: 3, lua: rotate },
   login: { keys: 6, lua: login, variadic: true },
   trim: { keys: 2, lua: trim, variadic: true },
-  logoutOthers: { keys: 6, lua: logoutOthers },
+  logoutOthers: { keys: 8, lua: logoutOthers },
   list: { keys: 3, lua: list, variadic: true },
 } as const;
 

@@ -155,13 +155,18 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     // says by now (invariant 6), and any it switched to since.
     const held = heldSessions(state);
     const sameUser = held.find((s) => s.tag === tag);
-    // Anonymous data (a cart, a locale) is carried over; another user's data never is.
-    if (ctx.session === null || held.some((s) => s.tag !== undefined && s.tag !== tag)) ctx.session = {};
+    // Data carries over from an anonymous session (a cart, a locale), or from this user's previous
+    // session if the login step itself ends it. Never another user's data, and nothing at all once
+    // a session of this request was found revoked (its data is tainted, invariant 2).
+    const carry =
+      ctx.session !== null &&
+      state.refused === undefined &&
+      !held.some((s) => s.tag !== undefined && s.tag !== tag);
     const now = Date.now();
     const sid = newSid(now);
     const handle = sessionHandle(sid);
-    const json = savedJson(ctx, ctx.session!.toJSON());
     const emptyJson = savedJson(ctx, {});
+    const json = carry ? savedJson(ctx, ctx.session!.toJSON()) : emptyJson;
     const expires = newExpiry(ctx, now, now);
     const meta = registry ? requestMeta(ctx, now) : undefined;
     const created = await store.login({
@@ -176,6 +181,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       previous: sameUser ? { handle: sameUser.handle, epoch: sameUser.epoch! } : undefined,
       limit: store.limit,
     });
+    // A refused login changes nothing: ctx.session is left as it was.
     if (created.status === 'limited') {
       store.emit('limit', { userId, policy: 'reject', limit: settings.maxSessions, evicted: [] });
       throw new SessionLimitError(userId, settings.maxSessions);
@@ -183,8 +189,8 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     if (created.status !== 'created') throw new SessionError('koa-epoch-session: login was refused');
     if (sameUser) markEnded(state, sameUser.key);
     for (const session of held) if (session !== sameUser) await store.endHeld(state, session, '');
-    // A previous session of this user revoked while the request ran gave its data to no one.
-    if (!created.carried) ctx.session = {};
+    // What was not carried over is not in the new session's object either.
+    if (!carry || !created.carried) ctx.session = {};
     const key = externalKey(tag, created.epoch, sid);
     switchTo(state, {
       key,
@@ -195,7 +201,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       loginTime: now,
       header: encodeHeader(meta, now),
       createdAt: meta?.createdAt,
-      dataJson: created.carried ? json : emptyJson,
+      dataJson: carry && created.carried ? json : emptyJson,
       expiresAt: expires,
       written: true,
     });

@@ -34,8 +34,14 @@ export interface RequestState {
   current: HeldSession | undefined;
   /** A key genid handed to koa-session under which nothing is stored yet: only it may be created. */
   minted: string | undefined;
-  /** Cookie values whose sessions this request ended: no later write may bring them back. */
+  /** Cookie values whose sessions this request ended itself (logout, `ctx.session = null`, login). */
   ended: Set<string> | undefined;
+  /**
+   * Cookie values whose sessions were revoked, rotated away or past their lifetime while this
+   * request ran (a write or re-key was refused). Their data is tainted: no write keeps it under
+   * any key, and login carries none of it (invariant 2).
+   */
+  refused: Set<string> | undefined;
   /** koa-session's regenerate() is running: destroy() leaves the signed-in session to the re-key. */
   regenerating: boolean;
   /** The signed-in session a regenerate() re-keys: the next write moves it atomically. */
@@ -44,8 +50,6 @@ export interface RequestState {
   replacement: { from: string; to: string } | undefined;
   /** `ctx.session = null` was assigned: a new object assigned after it starts an anonymous session. */
   nulled: boolean;
-  /** A key minted for a session that was revoked while it was being regenerated: writes to it are dropped. */
-  discardKey: string | undefined;
   /** Set when the presented cookie named a session that had been revoked. */
   revoked: Revocation | undefined;
   /** The maxAge koa-session passed to the last set(): the cookie written next follows it. */
@@ -75,11 +79,11 @@ export function blankState(): RequestState {
     current: undefined,
     minted: undefined,
     ended: undefined,
+    refused: undefined,
     regenerating: false,
     regenerateFrom: undefined,
     replacement: undefined,
     nulled: false,
-    discardKey: undefined,
     revoked: undefined,
     savedMaxAge: undefined,
     adoptedFrom: undefined,
@@ -89,6 +93,18 @@ export function blankState(): RequestState {
 
 export function isEnded(state: RequestState, key: string): boolean {
   return state.ended?.has(key) ?? false;
+}
+
+export function isRefused(state: RequestState, key: string): boolean {
+  return state.refused?.has(key) ?? false;
+}
+
+/** The session under `key` was ended elsewhere while this request ran: drop it and everything it held. */
+export function markRefused(state: RequestState, key: string): void {
+  state.refused ??= new Set();
+  state.refused.add(key);
+  if (state.current?.key === key) state.current = undefined;
+  if (state.minted === key) state.minted = undefined;
 }
 
 export function markEnded(state: RequestState, key: string): void {
@@ -102,7 +118,12 @@ export function markEnded(state: RequestState, key: string): void {
 export function heldSessions(state: RequestState): HeldSession[] {
   const held: HeldSession[] = [];
   for (const session of [state.current, state.presented]) {
-    if (session && !isEnded(state, session.key) && !held.some((s) => s.key === session.key))
+    if (
+      session &&
+      !isEnded(state, session.key) &&
+      !isRefused(state, session.key) &&
+      !held.some((s) => s.key === session.key)
+    )
       held.push(session);
   }
   return held;

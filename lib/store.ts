@@ -8,7 +8,9 @@ import {
   blankState,
   type HeldSession,
   isEnded,
+  isRefused,
   markEnded,
+  markRefused,
   type RequestState,
   stateOf,
   switchTo,
@@ -172,7 +174,8 @@ export class EpochStore extends SessionEngine {
     if (parsed === undefined)
       throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
     state.savedMaxAge = maxAge;
-    if (key === state.discardKey) return;
+    // A session revoked while this request ran: its data is written nowhere (the cookie is cleared).
+    if (isRefused(state, key)) return;
     const now = Date.now();
     const json = dataJson(sessionData);
     const current = state.current;
@@ -207,7 +210,8 @@ export class EpochStore extends SessionEngine {
     maxAge: number | 'session' | undefined,
     now: number,
   ) {
-    const expiresAt = this.expiry(sessionData._expire, maxAge, parsed.loginTime, now);
+    // No login, so no absolute lifetime: a cart lives by its idle timeout alone.
+    const expiresAt = this.expiry(sessionData._expire, maxAge, undefined, now);
     if (expiresAt <= now) return;
     const written = await this.writeAnonymous(
       parsed.handle,
@@ -256,13 +260,13 @@ export class EpochStore extends SessionEngine {
     now: number,
     request: RequestLike,
   ) {
-    const expiresAt = this.expiry(sessionData._expire, maxAge, current.loginTime, now);
+    const loginTime = current.tag === undefined ? undefined : current.loginTime;
+    const expiresAt = this.expiry(sessionData._expire, maxAge, loginTime, now);
     if (expiresAt <= now) {
       // Past the absolute lifetime: the session ends instead of being written.
-      if (current.tag !== undefined) {
-        await this.endHeld(state, current, encodeReason(REASONS.lifetime, now));
-        state.revoked = { reason: REASONS.lifetime, at: new Date(now) };
-      }
+      await this.endHeld(state, current, encodeReason(REASONS.lifetime, now));
+      markRefused(state, current.key);
+      state.revoked = { reason: REASONS.lifetime, at: new Date(now) };
       return;
     }
     const ttl = expiresAt - now;
@@ -299,9 +303,10 @@ export class EpochStore extends SessionEngine {
       );
     }
     if (!written) {
-      // Revoked, rotated or logged out while this request ran: it stays dead (invariant 2).
+      // Revoked, rotated or logged out elsewhere while this request ran: it stays dead, and its
+      // data goes nowhere else either (invariant 2).
       debug('session %s ended while this request ran; not written', current.handle);
-      markEnded(state, current.key);
+      markRefused(state, current.key);
       return;
     }
     Object.assign(current, {
@@ -338,14 +343,15 @@ export class EpochStore extends SessionEngine {
         expiresAt - now,
         meta ? { score: expiresAt, now, meta } : undefined,
       ));
-    markEnded(state, from.key);
     if (!moved) {
       // Revoked while this request ran: the session does not continue under the new id, not even
-      // as an anonymous copy of its data (invariant 2). The new cookie names nothing.
+      // as an anonymous copy of its data (invariant 2). The new cookie is cleared.
       debug('signed-in session %s was revoked before its regenerate; not continued', from.handle);
-      state.discardKey = key;
+      markRefused(state, from.key);
+      markRefused(state, key);
       return;
     }
+    markEnded(state, from.key);
     state.current = {
       ...from,
       key,
@@ -361,7 +367,7 @@ export class EpochStore extends SessionEngine {
   async destroy(key: string, options: StoreCallOptions = {}) {
     const state = options.ctx ? stateOf(options.ctx) : undefined;
     if (state?.replacement?.from === key) key = state.replacement.to;
-    if (state && isEnded(state, key)) return;
+    if (state && (isEnded(state, key) || isRefused(state, key))) return;
     if (state && key === state.minted) {
       // genid's key, never written: there is nothing to end.
       state.minted = undefined;
@@ -370,8 +376,9 @@ export class EpochStore extends SessionEngine {
     const parsed = parseExternalKey(key);
     if (parsed === undefined) return;
     const current = state?.current;
-    if (state?.regenerating && current?.key === key && current.tag !== undefined) {
+    if (state?.regenerating && !state.nulled && current?.key === key && current.tag !== undefined) {
       // koa-session's regenerate(): the old key goes in the same step that writes the new one.
+      // (After `ctx.session = null` the request is signed out: the session ends here instead.)
       state.regenerateFrom = current;
       state.current = undefined;
       return;
@@ -422,6 +429,9 @@ export class EpochStore extends SessionEngine {
         : now + (taken.pttl > 0 ? taken.pttl : this.ttl(undefined));
     const expiresAt = this.expiry(expire, undefined, now, now);
     if (expiresAt <= now) return undefined;
+    // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
+    // adopted session a whole new lifetime. It keeps what was left of the old one.
+    if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
     const json = dataJson(data);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
     const sid = newSid(now);

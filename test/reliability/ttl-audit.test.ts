@@ -72,6 +72,8 @@ function kindOf(key: string, prefix: string): string {
   if (rest.endsWith('}:d')) return 'devices';
   if (rest.endsWith('}:x')) return 'rotation reason';
   if (/\}:x:[^:]+$/.test(rest)) return 'session reason';
+  if (/\}:m:[^:]+$/.test(rest)) return 'moved session';
+  if (rest.endsWith('}:l')) return 'legacy marker';
   if (parseSessionKey(key, prefix)) return 'session';
   return 'unknown';
 }
