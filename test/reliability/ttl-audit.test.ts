@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import type { Context } from 'koa';
 import type { EpochSessionOptions } from '../../lib/index.js';
 import { RANDOM_LENGTH } from '../../lib/keys.js';
-import { COOKIE_SLACK } from '../../lib/store.js';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';
 import { parseSessionKey, record, scanKeys } from '../support/reliability-kit.js';
@@ -12,8 +11,9 @@ import { parseSessionKey, record, scanKeys } from '../support/reliability-kit.js
  * Invariant 4, measured. For each configuration below, after the flows, every key under its prefix
  * must carry a TTL, and none may outlive the longest session that configuration can produce:
  *
- *   longest = the store TTL of a session: maxAge + koa-session's 10 s slack (COOKIE_SLACK), or
- *             browserSessionTtl for browser-session cookies, capped at absoluteMaxAge + COOKIE_SLACK.
+ *   longest = the store TTL of a session: maxAge (the key ends with its cookie: koa-session's 10 s
+ *             slack is not kept), or browserSessionTtl for browser-session cookies, capped at
+ *             absoluteMaxAge for signed-in sessions.
  *
  * The documented margin beyond that is zero: epoch keys, registries and revocation reasons are
  * set from the same TTLs, never longer. And the other direction: within one user, the epoch key
@@ -31,7 +31,7 @@ interface Config {
 const CONFIGS: Record<string, Config> = {
   rolling: {
     options: { maxAge: 60_000, rolling: true, registry: true, maxSessions: 2 },
-    longest: 60_000 + COOKIE_SLACK,
+    longest: 60_000,
   },
   browser: {
     options: { maxAge: 'session', browserSessionTtl: 120_000, registry: true },
@@ -39,10 +39,10 @@ const CONFIGS: Record<string, Config> = {
   },
   capped: {
     options: { maxAge: 300_000, absoluteMaxAge: 30_000, renew: true, registry: true },
-    longest: 30_000 + COOKIE_SLACK,
-    longestAnonymous: 300_000 + COOKIE_SLACK,
+    longest: 30_000,
+    longestAnonymous: 300_000,
   },
-  defaults: { options: {}, longest: 86_400_000 + COOKIE_SLACK },
+  defaults: { options: {}, longest: 86_400_000 },
 };
 
 const extraRoutes = {
