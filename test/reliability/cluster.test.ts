@@ -27,9 +27,9 @@ import { Load } from '../support/reliability-load.js';
  * `redis-cli --cluster create`. If it cannot form here, the suite fails and says why.
  *
  * Same-slot proof: every command the Cluster client sends is recorded with its keys; every script
- * call must name keys of a single slot. Redis 7 also refuses, inside a script, any key outside the
- * slots of the node running it, so the keys the scripts build from the epoch (session keys,
- * reasons) are checked by Redis itself on every call.
+ * call must name keys of a single slot, and MONITOR shows that every key a script touches is one it
+ * declared in KEYS. Redis 7 also refuses, inside a script, any key outside the slots of the node
+ * running it.
  */
 
 const USERS = scale(12, 32, 'KES_FAULT_USERS');
@@ -216,18 +216,22 @@ describe('Redis Cluster: a real local 3-master, 3-replica cluster (invariant 7)'
     await monitor.stop();
     const scripts = calls.filter((c) => c.name === 'evalsha' || c.name === 'eval');
     const crossSlot = scripts.filter((c) => new Set(c.keys.map(keySlot)).size !== 1);
-    // Inside the scripts: every key a command touched is in the slot of the script's first key,
-    // including the keys built from the epoch (sessions, reasons), which the client never sees.
+    // Inside the scripts: every key a command touched is one the script declared in KEYS (so a
+    // server that refuses undeclared keys, such as Dragonfly by default, runs them unchanged), and
+    // so in the slot of the script's first key (invariant 7).
     let innerKeys = 0;
     const strayKeys: string[] = [];
+    const undeclaredKeys: string[] = [];
     for (const { script, inner } of monitor.traced) {
       if (Number(script[2]) === 0) continue;
       const slot = keySlot(String(script[3]));
+      const declared = new Set(script.slice(3, 3 + Number(script[2])).map(String));
       for (const args of inner) {
         const keys = MULTI_KEY.has(String(args[0]).toLowerCase()) ? args.slice(1) : args.slice(1, 2);
         for (const key of keys) {
           innerKeys += 1;
           if (keySlot(key) !== slot) strayKeys.push(`${args[0]} ${key} (script key ${script[3]})`);
+          if (!declared.has(String(key))) undeclaredKeys.push(`${args[0]} ${key} (script key ${script[3]})`);
         }
       }
     }
@@ -241,6 +245,7 @@ describe('Redis Cluster: a real local 3-master, 3-replica cluster (invariant 7)'
       scriptsTraced: monitor.traced.length,
       keysTouchedInsideScripts: innerKeys,
       strayKeys: strayKeys.length,
+      undeclaredKeys: undeclaredKeys.length,
       hostileIds: HOSTILE_IDS.length,
       slotsUsed: slots.size,
       mastersUsed: masters.size,
@@ -250,6 +255,7 @@ describe('Redis Cluster: a real local 3-master, 3-replica cluster (invariant 7)'
     expect(monitor.traced.length, 'MONITOR saw the script calls').to.be.at.least(scripts.length);
     expect(innerKeys).to.be.greaterThan(scripts.length);
     expect(strayKeys).to.deep.equal([]);
+    expect(undeclaredKeys, 'keys a script touched without declaring them').to.deep.equal([]);
     expect(masters.size, 'users spread over the masters').to.be.greaterThan(1);
   });
 
