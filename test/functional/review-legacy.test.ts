@@ -87,12 +87,12 @@ describe('review (issue 11): legacy adoption under attack', () => {
   });
 
   for (const [label, data] of [
-    ['without _expire (2 s of Redis TTL left)', { userId: 'alice' }],
-    ['with _expire 2 s away', { userId: 'alice', _expire: Date.now() + 2_000, _maxAge: 3_600_000 }],
+    ['without _expire (2 s of Redis TTL left)', () => ({ userId: 'alice' })],
+    ['with _expire 2 s away', () => ({ userId: 'alice', _expire: Date.now() + 2_000, _maxAge: 3_600_000 })],
   ] as const) {
     it(`a legacy session ${label} keeps its remaining lifetime when adopted`, async () => {
       const t = makeApp({ legacy: LEGACY, maxAge: 3_600_000 });
-      const sid = await plant(t, { ...data }, 2_000);
+      const sid = await plant(t, data(), 2_000);
       const res = await t.agent().get('/whoami').set('Cookie', signedCookie(sid)).expect(200);
       expect(res.body.userId).to.equal('alice');
       const key = (await t.redis.keys('sess:{YWxpY2U}:*:*'))[0]!;
