@@ -30,7 +30,7 @@ const ACCOUNT_TTL = 7 * 24 * 3600_000;
 const USERNAME = /^[a-z0-9_.-]{1,32}$/;
 
 /**
- * Hashing is slow on purpose (scrypt at OWASP's cost, about 0.6 s and 128 MiB each): seeding again
+ * Hashing is slow on purpose (Argon2id at OWASP's cost, about 40 ms and 19 MiB each): seeding again
  * in one process (every test's new demo app) reuses the first hashes of the printed passwords.
  */
 const seedHashes = new Map<string, Promise<string>>();
@@ -80,7 +80,7 @@ export class Accounts {
     return stored && { username: stored.username, name: stored.name, role: stored.role };
   }
 
-  /** The account, if the password is right. Unknown names cost one scrypt too (no timing oracle). */
+  /** The account, if the password is right. Unknown names cost one hash too (no timing oracle). */
   async verify(username: string, password: string): Promise<Account | undefined> {
     const stored = await this.#read(username);
     const ok = await verifyPassword(password, stored?.password ?? (await decoyHash()));
