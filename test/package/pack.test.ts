@@ -1,6 +1,15 @@
 // The package as a user gets it: packed from a clean copy of the sources, installed into a new app outside the repo.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +171,66 @@ describe('the packed package, installed into a new app', function () {
       }),
     );
     const checked = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app }).catch(
+      (error: { stdout: string }) => ({ stdout: error.stdout, failed: true }),
+    );
+    expect(checked.stdout).to.equal('');
+    expect(checked).to.not.have.property('failed');
+  });
+
+  it('koa-epoch-session/express: the Koa entry loads without express; the subpath resolves, with types, once express and express-session are installed', async () => {
+    const load = (source: string) =>
+      run(process.execPath, ['--input-type=module', '-e', source], { cwd: app }).then((r) => r.stdout.trim());
+    expect(existsSync(join(app, 'node_modules/express-session')), 'not installed yet').to.equal(false);
+    expect(
+      await load("const m = await import('koa-epoch-session'); console.log(typeof m.createSessions)"),
+    ).to.equal('function');
+    await npm(
+      [
+        'install',
+        '--prefer-offline',
+        installed('express'),
+        installed('express-session'),
+        installed('@types/express'),
+        installed('@types/express-session'),
+      ],
+      app,
+    );
+    expect(
+      await load(
+        "const m = await import('koa-epoch-session/express'); console.log(typeof m.createExpressSessions, typeof m.ExpressEpochStore)",
+      ),
+    ).to.equal('function function');
+    expect(files).to.include.members(['dist/express/index.js', 'dist/express/index.d.ts']);
+    writeFileSync(
+      join(app, 'express-sample.ts'),
+      [
+        "import express from 'express';",
+        "import { createExpressSessions, type ExpressSessions } from 'koa-epoch-session/express';",
+        'export function wire(redis: Parameters<typeof createExpressSessions>[0]["redis"]): ExpressSessions {',
+        "  const sessions = createExpressSessions({ redis, secret: 'a secret' });",
+        '  express().use(sessions.middleware).post("/login", async (req, res) => {',
+        "    await sessions.login(req, 'alice');",
+        '    res.json({ user: sessions.userId(req) ?? null });',
+        '  });',
+        '  return sessions;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.express.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          target: 'es2023',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['express-sample.ts'],
+      }),
+    );
+    const checked = await run(process.execPath, [tsc, '-p', 'tsconfig.express.json'], { cwd: app }).catch(
       (error: { stdout: string }) => ({ stdout: error.stdout, failed: true }),
     );
     expect(checked.stdout).to.equal('');
