@@ -17,7 +17,7 @@ export type {
 export { DEFAULTS } from './options.js';
 export type { SessionInfo } from './registry.js';
 export { REASONS } from './revocation.js';
-export type { LoginResult, Sessions } from './sessions.js';
+export type { LoginOptions, LoginResult, Sessions } from './sessions.js';
 export { createSessions } from './sessions.js';
 export type { Revocation } from './state.js';
 export { EpochStore } from './store.js';

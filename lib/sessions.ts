@@ -9,7 +9,13 @@ import { sessionCookie } from './cookie.js';
 import { SessionError, SessionLimitError, SessionReplicationError } from './errors.js';
 import { assertUserId, externalKey, newSid, sessionHandle, userTag } from './keys.js';
 import { watchKoaSession } from './koa-hooks.js';
-import { companionOptions, cookieOptions, type EpochSessionOptions, sessionSettings } from './options.js';
+import {
+  companionOptions,
+  cookieOptions,
+  type EpochSessionOptions,
+  isDuration,
+  sessionSettings,
+} from './options.js';
 import type { SessionInfo } from './registry.js';
 import { assertReason, encodeReason, REASONS } from './revocation.js';
 import { type HeldSession, heldSessions, markEnded, type Revocation, stateOf, switchTo } from './state.js';
@@ -23,11 +29,23 @@ export interface LoginResult {
   evicted: string[];
 }
 
+export interface LoginOptions {
+  /**
+   * This session's lifetime instead of the `maxAge` option: a number of ms (a long one for
+   * "remember me"), or `'session'` for a browser-session cookie. It follows the session through
+   * rolling saves and re-keys, and `absoluteMaxAge` still caps it.
+   */
+  maxAge?: number | 'session';
+}
+
 export interface Sessions {
   /** koa-session's middleware with the epoch store and secure cookie defaults. */
   middleware: Middleware;
-  /** Signs the request in as `userId` under a new sid, carrying anonymous data over. */
-  login(ctx: Context, userId: string): Promise<LoginResult>;
+  /**
+   * Signs the request in as `userId` under a new sid, carrying anonymous data over. `maxAge` gives
+   * this session its own lifetime ("remember me"), in ms or `'session'`.
+   */
+  login(ctx: Context, userId: string, options?: LoginOptions): Promise<LoginResult>;
   /** The signed-in user's id, or `undefined`. */
   userId(ctx: Context): string | undefined;
   /** Ends this session now and clears the cookie. */
@@ -144,11 +162,24 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       : store.expiry(now + Number(current), undefined, loginTime, now);
   }
 
-  async function login(ctx: Context, userId: string): Promise<LoginResult> {
+  async function login(ctx: Context, userId: string, options: LoginOptions = {}): Promise<LoginResult> {
     assertUserId(userId);
+    const lifetime = options.maxAge;
+    if (
+      lifetime !== undefined &&
+      lifetime !== 'session' &&
+      !(isDuration(lifetime) && Number.isInteger(lifetime))
+    ) {
+      throw new TypeError(
+        'koa-epoch-session: login() maxAge must be a whole number of milliseconds up to 100 years, or "session"',
+      );
+    }
     if (ctx.session === undefined) {
       throw new SessionError('koa-epoch-session: login() needs sessions.middleware to run first');
     }
+    // koa-session keeps the lifetime in sessionOptions (ctx.session.maxAge) and saves it with the data.
+    const previousMaxAge = ctx.sessionOptions.maxAge;
+    if (lifetime !== undefined) ctx.sessionOptions.maxAge = lifetime;
     const tag = userTag(userId);
     const state = stateOf(ctx);
     // Every session the request holds ends: the one its cookie presented, whatever ctx.session
@@ -183,6 +214,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     });
     // A refused login changes nothing: ctx.session is left as it was.
     if (created.status === 'limited') {
+      ctx.sessionOptions.maxAge = previousMaxAge;
       store.emit('limit', { userId, policy: 'reject', limit: settings.maxSessions, evicted: [] });
       throw new SessionLimitError(userId, settings.maxSessions);
     }
