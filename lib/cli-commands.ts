@@ -1,6 +1,7 @@
 // The operator CLI's work: a Redis connection that fails fast, the admin commands and the keyspace census.
 import { type Cluster, Redis } from 'ioredis';
 import { createSessionAdmin, type SessionAdmin } from './admin.js';
+import type { RedisClient } from './driver.js';
 import { SessionStoreUnavailableError } from './errors.js';
 import { type KeyLayout, RANDOM_LENGTH } from './keys.js';
 import { asSessionError } from './redis-call.js';
@@ -122,7 +123,9 @@ export async function connectAdmin(
  * Closes without waiting: ioredis's disconnect() arms a 2 s timer even when the socket is already
  * gone, which would keep a failed command line waiting for nothing.
  */
-export async function closeRedis(redis: Redis | Cluster): Promise<void> {
+export async function closeRedis(client: RedisClient): Promise<void> {
+  // The CLI makes its own ioredis client (connectAdmin): the store's client is always that one.
+  const redis = client as Redis | Cluster;
   if (redis.status === 'end') return;
   if (redis.status !== 'ready') return redis.disconnect();
   await redis.quit().catch(() => redis.status !== 'end' && redis.disconnect());

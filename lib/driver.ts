@@ -34,3 +34,43 @@ export interface RedisDriver {
     acknowledgement?: ReplicaAcknowledgement,
   ): Promise<unknown>;
 }
+
+/*
+ * The clients the store accepts, described by shape alone: an app that uses ioredis compiles
+ * without node-redis installed, and the other way round. Parameters are `never` on purpose: any
+ * overload of the real method fits, and the drivers check the clients further at start-up.
+ */
+
+/** An ioredis `Redis` (standalone or Sentinel) or `Cluster`. */
+export interface IoredisClient {
+  defineCommand(name: string, definition: { lua: string }): void;
+  evalsha(...args: never[]): unknown;
+  pipeline(...args: never[]): unknown;
+}
+
+/** A node-redis (v5 or later) client from `createClient()`. */
+export interface NodeRedisClient {
+  sendCommand(args: never, options?: never): Promise<unknown>;
+  withTypeMapping(typeMapping: never): unknown;
+  multi(): unknown;
+}
+
+/** A node-redis (v5 or later) cluster client from `createCluster()`. */
+export interface NodeRedisCluster {
+  sendCommand(firstKey: never, isReadonly: never, args: never, options?: never): Promise<unknown>;
+  nodeClient(node: never): unknown;
+}
+
+/** Any client the store can use: ioredis or node-redis, standalone or cluster. */
+export type RedisClient = IoredisClient | NodeRedisClient | NodeRedisCluster;
+
+/** A wrong key count would silently shift KEYS into ARGV: refuse it loudly instead. */
+export function checkKeyCount(
+  name: ScriptName,
+  script: { keys: number; variadic?: boolean },
+  count: number,
+): void {
+  if (script.variadic ? count < script.keys : count !== script.keys) {
+    throw new Error(`koa-epoch-session: ${name} takes ${script.keys} keys, got ${count}`);
+  }
+}

@@ -1,8 +1,8 @@
 // Options: the defaults, and the start-up checks that name the option to change.
-import type { Cluster, Redis } from 'ioredis';
 import type { Context } from 'koa';
-import type { RedisDriver } from './driver.js';
+import type { RedisClient, RedisDriver } from './driver.js';
 import { ioredisDriver, ioredisOption, isIoredis } from './ioredis-driver.js';
+import { nodeRedisDriver, nodeRedisKind } from './node-redis-driver.js';
 
 export type SessionLimitPolicy = 'evict-oldest' | 'reject';
 
@@ -20,8 +20,11 @@ export interface LoginEvent {
 }
 
 export interface EpochStoreOptions {
-  /** An ioredis `Redis` (standalone or Sentinel) or `Cluster` client. Required. */
-  redis: Redis | Cluster;
+  /**
+   * The Redis client. Required. An ioredis `Redis` (standalone or Sentinel) or `Cluster`, or a
+   * node-redis (v5 or later) client from `createClient()` or `createCluster()`, connected by the app.
+   */
+  redis: RedisClient;
   /** Prefix of every key. Default `'sess:'`. Must not contain `{` or `}` (Cluster hash tags). */
   prefix?: string;
   /** Cookie and store lifetime in ms, or `'session'` for a browser-session cookie. Default one day. */
@@ -56,8 +59,8 @@ export interface LegacyOptions {
   maxAge?: number;
   /** The signed-in user of a legacy session, from its data; `undefined` makes it an anonymous session. */
   userId?: (data: Record<string, unknown>) => string | undefined;
-  /** The client holding the old keys. Default: `redis`. */
-  redis?: Redis | Cluster;
+  /** The client holding the old keys (ioredis or node-redis, as `redis`). Default: `redis`. */
+  redis?: RedisClient;
 }
 
 export interface EpochSessionOptions extends EpochStoreOptions {
@@ -102,7 +105,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 export interface StoreSettings {
-  redis: Redis | Cluster;
+  redis: RedisClient;
   driver: RedisDriver;
   prefix: string;
   maxAge: number | 'session';
@@ -142,24 +145,39 @@ function positiveMs(name: string, value: unknown): number | undefined {
 }
 
 /**
- * The driver for the client the app passed, refusing what the store cannot use, with a message
- * that names the option: reply types changed by `stringNumbers`, hash tags in `keyPrefix`.
+ * The driver for the client the app passed, told apart by its API (ioredis or node-redis,
+ * standalone or cluster), refusing what the store cannot use with a message that names the
+ * option: ioredis reply types changed by `stringNumbers`, hash tags in `keyPrefix`, node-redis
+ * Sentinel and pool clients. node-redis type mappings need no check: the driver asks for the
+ * default reply types with every command.
  */
 function driverFor(client: unknown, name: string): RedisDriver {
-  if (!isIoredis(client)) fail(`${name} must be an ioredis Redis or Cluster client`);
-  if (ioredisOption(client, 'stringNumbers') === true) {
+  if (isIoredis(client)) {
+    if (ioredisOption(client, 'stringNumbers') === true) {
+      fail(
+        `${name} has stringNumbers: true, which turns the store's numeric replies into strings; ` +
+          `give the store its own client without it (for example ${name}.duplicate({ stringNumbers: false }))`,
+      );
+    }
+    const keyPrefix = ioredisOption(client, 'keyPrefix');
+    if (typeof keyPrefix === 'string' && /[{}]/.test(keyPrefix)) {
+      fail(
+        `the ioredis keyPrefix of ${name} must not contain "{" or "}" (they would break the Cluster hash tag)`,
+      );
+    }
+    return ioredisDriver(client);
+  }
+  const kind = nodeRedisKind(client);
+  if (typeof kind === 'object') {
+    fail(`${name} is ${kind.unsupported}`);
+  }
+  if (kind === undefined) {
     fail(
-      `${name} has stringNumbers: true, which turns the store's numeric replies into strings; ` +
-        `give the store its own client without it (for example ${name}.duplicate({ stringNumbers: false }))`,
+      `${name} must be an ioredis Redis or Cluster client, or a node-redis (v5 or later) client ` +
+        'from createClient() or createCluster()',
     );
   }
-  const keyPrefix = ioredisOption(client, 'keyPrefix');
-  if (typeof keyPrefix === 'string' && /[{}]/.test(keyPrefix)) {
-    fail(
-      `the ioredis keyPrefix of ${name} must not contain "{" or "}" (they would break the Cluster hash tag)`,
-    );
-  }
-  return ioredisDriver(client);
+  return nodeRedisDriver(client, kind);
 }
 
 export function storeSettings(options: EpochStoreOptions): StoreSettings {
@@ -207,7 +225,7 @@ function replicaSettings(wait: EpochStoreOptions['waitForReplicas']) {
 
 function legacySettings(
   legacy: LegacyOptions | undefined,
-  redis: Redis | Cluster,
+  redis: RedisClient,
   driver: RedisDriver,
   prefix: string,
   maxAge: number | 'session',
