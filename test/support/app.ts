@@ -3,26 +3,37 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import Koa, { type Context } from 'koa';
 import supertest from 'supertest';
 import { createSessions, type EpochSessionOptions, type Sessions } from '../../lib/index.js';
+import { inspectorOf, nodeRedisFor, TEST_CLIENT } from './clients.js';
 import { testClusterNodes, testRedisUrl } from './hooks.js';
 
+export { inspectorOf } from './clients.js';
+
 export const APP_KEYS = ['test-signing-key-1'];
-const clients: Redis[] = [];
+const closers: (() => Promise<unknown>)[] = [];
 
 /**
- * A client of the suite's Redis. Under `KES_TEST_CLUSTER=1` it is an ioredis Cluster client of a
- * local cluster, typed as Redis: the tests only send it single-key commands, which route by key.
+ * A client of the suite's Redis. Under `KES_TEST_CLUSTER=1` it is a Cluster client of a local
+ * cluster, typed as Redis: the tests only send it single-key commands, which route by key.
+ * Under `KES_TEST_CLIENT=node-redis` it is a node-redis client (createClient, or createCluster),
+ * so the store under test runs on node-redis; the few ioredis methods the tests inspect with
+ * (hset, pexpire, ...) run on an ioredis twin, and `inspectorOf()` gives that twin whole.
  */
 export function newRedis(options: RedisOptions = {}): Redis {
   const nodes = testClusterNodes();
+  if (TEST_CLIENT === 'node-redis') {
+    const made = nodeRedisFor(options, testRedisUrl(), nodes);
+    closers.push(made.close);
+    return made.client;
+  }
   const client = nodes
     ? (new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1, ...options } }) as unknown as Redis)
     : new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, ...options });
-  clients.push(client);
+  closers.push(() => client.quit().catch(() => client.disconnect()));
   return client;
 }
 
 export async function closeClients(): Promise<void> {
-  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+  await Promise.all(closers.splice(0).map((close) => close()));
 }
 
 /** A gate a route can wait on, so a test can run a revocation while a request is in flight. */
@@ -44,6 +55,7 @@ export class Gate {
 export interface TestApp {
   app: Koa;
   sessions: Sessions;
+  /** An ioredis client for inspecting what the store wrote (the store's own, or its ioredis twin). */
   redis: Redis;
   agent: () => ReturnType<typeof supertest.agent>;
   gates: Map<string, Gate>;
@@ -101,7 +113,13 @@ export function makeApp(
   app.keys = APP_KEYS;
   app.silent = true;
   const sessions = createSessions(app, { ...options, redis });
-  const t: TestApp = { app, sessions, redis, agent: () => supertest.agent(app.callback()), gates: new Map() };
+  const t: TestApp = {
+    app,
+    sessions,
+    redis: inspectorOf(redis),
+    agent: () => supertest.agent(app.callback()),
+    gates: new Map(),
+  };
   app.use(async (ctx, next) => {
     try {
       await next();

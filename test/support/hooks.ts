@@ -1,6 +1,8 @@
 // Root hooks: one private redis-server for the whole suite (REDIS_URL overrides), flushed after every test.
-// Under KES_TEST_CLUSTER=1, a private 3-master Redis Cluster instead, for running suites on a Cluster client.
+// Under KES_TEST_CLUSTER=1, a private 3-master Redis Cluster instead, for running suites on a Cluster client;
+// KES_TEST_CLIENT=node-redis gives the store node-redis clients of either (test/support/clients.ts).
 import { Redis } from 'ioredis';
+import { closeSharedClusters, openSharedClusters, TEST_CLIENT } from './clients.js';
 import { type LocalCluster, startCluster } from './cluster.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
@@ -62,6 +64,7 @@ export const mochaHooks = {
       // Scripts and tests that build a URL still get one node; keys route through the Cluster client.
       process.env.KES_TEST_REDIS_URL = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
       admins = await Promise.all(cluster.nodes.map((n) => connect(`redis://127.0.0.1:${n.port}`)));
+      if (TEST_CLIENT === 'node-redis') await openSharedClusters(cluster.startupNodes);
       return;
     }
     if (process.env.REDIS_URL) {
@@ -78,6 +81,7 @@ export const mochaHooks = {
     await Promise.all(admins.map((admin) => admin.flushdb()));
   },
   async afterAll() {
+    await closeSharedClusters();
     for (const admin of admins) admin.disconnect();
     await server?.stop();
     await cluster?.stop();

@@ -1,8 +1,13 @@
 // The whole keyspace and command stream of the suite's Redis: one server, or every master of a cluster.
 import { Cluster, Redis } from 'ioredis';
+import { inspectorOf } from './clients.js';
 
-/** The nodes that hold data: the client itself, or each master a Cluster client knows. */
-async function dataNodes(redis: Redis | Cluster): Promise<Redis[]> {
+/**
+ * The nodes that hold data: the client itself, or each master a Cluster client knows. A node-redis
+ * client (KES_TEST_CLIENT=node-redis) is read through its ioredis twin.
+ */
+async function dataNodes(client: Redis | Cluster): Promise<Redis[]> {
+  const redis = inspectorOf(client) as Redis | Cluster;
   if (!(redis instanceof Cluster)) return [redis];
   // A new Cluster client knows no node until it has loaded the slot map.
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
