@@ -61,6 +61,28 @@ export function replyOf(error: SessionReplicationError): unknown {
   return replies.get(error);
 }
 
+/**
+ * `requireFresh`: the request is not signed in, or the user last proved who they are longer ago
+ * than the action allows. Maps to 403; the app asks for the password again, then calls
+ * `reauthenticate(ctx)`.
+ */
+export class SessionNotFreshError extends SessionError {
+  override name = 'SessionNotFreshError';
+  override status = 403;
+  override expose = true;
+  /** When the user last authenticated, or `undefined` when the request is not signed in. */
+  readonly authenticatedAt: Date | undefined;
+  constructor(authenticatedAt: Date | undefined, maxAge: number) {
+    super(
+      authenticatedAt === undefined
+        ? 'koa-epoch-session: this action needs a signed-in session; sign in first'
+        : `koa-epoch-session: this action needs a sign-in within the last ${Math.round(maxAge / 1000)} s; ` +
+            'ask for the password again, then call reauthenticate(ctx)',
+    );
+    this.authenticatedAt = authenticatedAt;
+  }
+}
+
 /** `login` was refused because the user already has `maxSessions` sessions and the policy is `'reject'`. */
 export class SessionLimitError extends SessionError {
   override name = 'SessionLimitError';

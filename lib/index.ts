@@ -4,6 +4,7 @@ export type { SessionData, SessionObject } from './context.js';
 export {
   SessionError,
   SessionLimitError,
+  SessionNotFreshError,
   SessionReplicationError,
   SessionStoreUnavailableError,
 } from './errors.js';

@@ -6,7 +6,7 @@ import koaSession from 'koa-session';
 import { adminFor } from './admin.js';
 import { syncCompanion } from './companion.js';
 import { sessionCookie } from './cookie.js';
-import { SessionError, SessionLimitError, SessionReplicationError } from './errors.js';
+import { SessionError, SessionLimitError, SessionNotFreshError, SessionReplicationError } from './errors.js';
 import { assertUserId, externalKey, newSid, sessionHandle, userTag } from './keys.js';
 import { watchKoaSession } from './koa-hooks.js';
 import {
@@ -18,9 +18,17 @@ import {
 } from './options.js';
 import type { SessionInfo } from './registry.js';
 import { assertReason, encodeReason, REASONS } from './revocation.js';
-import { type HeldSession, heldSessions, markEnded, type Revocation, stateOf, switchTo } from './state.js';
+import {
+  type HeldSession,
+  heldSessions,
+  markEnded,
+  markRefused,
+  type Revocation,
+  stateOf,
+  switchTo,
+} from './state.js';
 import { EpochStore, requestMeta } from './store.js';
-import { dataJson, encodeHeader, encodeValue } from './value.js';
+import { dataJson, encodeHeader, encodeValue, withAuthenticatedAt } from './value.js';
 
 export interface LoginResult {
   /** The new session's public handle, as `list()` returns it. */
@@ -48,6 +56,15 @@ export interface Sessions {
   login(ctx: Context, userId: string, options?: LoginOptions): Promise<LoginResult>;
   /** The signed-in user's id, or `undefined`. */
   userId(ctx: Context): string | undefined;
+  /** When the signed-in user last proved who they are: the login, or the last `reauthenticate`. */
+  authenticatedAt(ctx: Context): Date | undefined;
+  /**
+   * Throws SessionNotFreshError (403) unless the user signed in or re-authenticated within `maxAge`
+   * ms: for sensitive actions (change the email, the password), like better-auth's freshAge.
+   */
+  requireFresh(ctx: Context, maxAge: number): void;
+  /** After the app checked the password again: the session is fresh from now, without a new login. */
+  reauthenticate(ctx: Context): Promise<void>;
   /** Ends this session now and clears the cookie. */
   logout(ctx: Context): Promise<void>;
   /**
@@ -315,7 +332,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     const now = Date.now();
     const sid = newSid(current.loginTime);
     const handle = sessionHandle(sid);
-    const json = savedJson(ctx, ctx.session!.toJSON());
+    const json = withAuthenticatedAt(savedJson(ctx, ctx.session!.toJSON()), current.authenticatedAt);
     const expires = newExpiry(ctx, current.loginTime, now);
     const meta = registry ? requestMeta(ctx, current.createdAt ?? current.loginTime) : undefined;
     const header = encodeHeader(meta, now);
@@ -362,6 +379,38 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     return true;
   }
 
+  function authenticatedAt(ctx: Context): Date | undefined {
+    const current = liveUser(ctx);
+    return current ? new Date(current.authenticatedAt ?? current.loginTime) : undefined;
+  }
+
+  function requireFresh(ctx: Context, maxAge: number): void {
+    if (!isDuration(maxAge))
+      throw new TypeError('koa-epoch-session: requireFresh() needs a positive maxAge in ms');
+    const at = authenticatedAt(ctx);
+    if (at === undefined || Date.now() - at.getTime() > maxAge) throw new SessionNotFreshError(at, maxAge);
+  }
+
+  async function reauthenticate(ctx: Context): Promise<void> {
+    const current = liveUser(ctx);
+    if (current === undefined) {
+      throw new SessionError(
+        'koa-epoch-session: reauthenticate() needs a signed-in session; use login() instead',
+      );
+    }
+    current.authenticatedAt = Date.now();
+    await ctx.session!.save();
+    // Without the registry a write under a rotated epoch lands on an unreachable orphan and says
+    // nothing: check that the session is still the user's live one before calling it fresh.
+    const state = stateOf(ctx);
+    const live =
+      state.current === current && (await store.readUser(current.tag!, current.epoch!, current.handle)).live;
+    if (!live) {
+      markRefused(state, current.key);
+      throw new SessionNotFreshError(undefined, 0);
+    }
+  }
+
   async function list(userId: string, ctx?: Context): Promise<SessionInfo[]> {
     const current = ctx ? liveUser(ctx) : undefined;
     return admin.list(userId, current?.tag === userTag(userId) ? current.handle : undefined);
@@ -371,6 +420,9 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     middleware,
     login,
     userId: (ctx) => liveUser(ctx)?.userId,
+    authenticatedAt,
+    requireFresh,
+    reauthenticate,
     logout,
     logoutOthers,
     rotate: admin.rotate,

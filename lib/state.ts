@@ -21,6 +21,11 @@ export interface HeldSession {
   createdAt: number | undefined;
   /** The data part as stored, to tell an unchanged session (a rolling touch) from a change. */
   dataJson: string;
+  /**
+   * When the user last proved who they are, if later than the login (`reauthenticate`); stored as
+   * `_auth` in the data, which koa-session hides from `ctx.session` and the store puts back.
+   */
+  authenticatedAt?: number | undefined;
   /** When the session ends, as stored in its value (ms since the epoch). */
   expiresAt: number;
   /** Written with its full lifetime during this request: a second save of the same data is a no-op. */

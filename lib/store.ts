@@ -23,6 +23,7 @@ import {
   encodeValue,
   rawHeader,
   type SessionData,
+  withAuthenticatedAt,
 } from './value.js';
 
 export { COOKIE_SLACK } from './engine.js';
@@ -133,10 +134,14 @@ export class EpochStore extends SessionEngine {
     const value = decodeValue(raw);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
+    const reauthenticated = value.data._auth;
+    delete value.data._auth;
     const session: HeldSession = {
       key,
       tag: parsed.tag,
       userId,
+      authenticatedAt:
+        parsed.tag !== undefined && typeof reauthenticated === 'number' ? reauthenticated : undefined,
       epoch: parsed.epoch,
       handle: parsed.handle,
       loginTime: parsed.loginTime,
@@ -177,8 +182,9 @@ export class EpochStore extends SessionEngine {
     // A session revoked while this request ran: its data is written nowhere (the cookie is cleared).
     if (isRefused(state, key)) return;
     const now = Date.now();
-    const json = dataJson(sessionData);
     const current = state.current;
+    const holder = current?.key === key ? current : key === state.minted ? state.regenerateFrom : undefined;
+    const json = withAuthenticatedAt(dataJson(sessionData), holder?.authenticatedAt);
     if (isEnded(state, key) || (state.nulled && current?.key === key && current.tag !== undefined)) {
       // Logout (or `ctx.session = null`) then a new object: koa-session would save it under the
       // signed-in key it already had. That key is ended, and stays ended (invariants 2 and 6).
@@ -432,6 +438,8 @@ export class EpochStore extends SessionEngine {
     // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
     // adopted session a whole new lifetime. It keeps what was left of the old one.
     if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
+    // Nobody proved who they are here: an adopted session is never fresh (requireFresh).
+    const userJson = withAuthenticatedAt(dataJson(data), 0);
     const json = dataJson(data);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
     const sid = newSid(now);
@@ -464,8 +472,8 @@ export class EpochStore extends SessionEngine {
         tag,
         userId,
         handle,
-        value: (header) => encodeValue(expiresAt, header, json),
-        emptyValue: (header) => encodeValue(expiresAt, header, json),
+        value: (header) => encodeValue(expiresAt, header, userJson),
+        emptyValue: (header) => encodeValue(expiresAt, header, userJson),
         expiresAt,
         now,
         meta,
@@ -498,6 +506,8 @@ export class EpochStore extends SessionEngine {
         epoch: created.epoch,
         header: encodeHeader(meta, now),
         createdAt: meta?.createdAt,
+        dataJson: userJson,
+        authenticatedAt: 0,
       });
     }
     switchTo(state, held);

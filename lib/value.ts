@@ -73,6 +73,15 @@ export function dataJson(sessionData: SessionData): string {
   return JSON.stringify(data);
 }
 
+/**
+ * The data JSON with the time of the last re-authentication, which koa-session does not carry
+ * (it drops `_`-prefixed fields from `ctx.session`): appended by the store on every write.
+ */
+export function withAuthenticatedAt(json: string, authenticatedAt: number | undefined): string {
+  if (authenticatedAt === undefined) return json;
+  return `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"_auth":${Math.floor(authenticatedAt)}}`;
+}
+
 /** The device hash entry for this IP and user agent: a reference, and the value stored under it. */
 export function deviceRecord(meta: DeviceMeta): { ref: string; value: string } {
   const value = JSON.stringify([
