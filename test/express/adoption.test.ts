@@ -5,6 +5,8 @@ import express from 'express';
 import session from 'express-session';
 import { createClient } from 'redis';
 import supertest from 'supertest';
+import { createExpressSessions } from '../../lib/express/index.js';
+import { newRedis } from '../support/app.js';
 import { testRedisUrl } from '../support/hooks.js';
 import { allKeys } from '../support/redis-view.js';
 import { captured, closeClients, cookieValue, makeExpressApp, replay, SECRET } from './support.js';
@@ -28,7 +30,8 @@ async function connectRedisApp() {
   );
   app.post('/login', (req, res) => {
     req.session.regenerate(() => {
-      Object.assign(req.session, { userId: req.query.user, cart: 3 });
+      // Passport keeps the signed-in user at passport.user.
+      Object.assign(req.session, { passport: { user: req.query.user }, cart: 3 });
       res.json({ ok: true });
     });
   });
@@ -39,17 +42,23 @@ async function connectRedisApp() {
   return { app, close: () => client.quit() };
 }
 
-/** The app after: this store under its own prefix, reading the old cookie name, adopting old keys. */
+/** The app after: this store under its own prefix, reading the old cookie name, adopting old keys (docs/migration.md). */
 function migratedApp() {
-  return makeExpressApp({
-    prefix: 'kes:',
-    name: 'connect.sid',
+  const redis = newRedis();
+  const secret = SECRET;
+  const sessions = createExpressSessions({
+    redis, // the client connect-redis used, or another on the same Redis
+    secret, // express-session's secret, unchanged: old cookies still verify
+    name: 'connect.sid', // express-session's default cookie name, kept
+    prefix: 'kes:', // new keys apart from connect-redis's 'sess:'
     registry: true,
     legacy: {
-      prefix: 'sess:',
-      userId: (data) => (typeof data.userId === 'string' ? data.userId : undefined),
+      prefix: 'sess:', // connect-redis's prefix
+      maxAge: 24 * 3600_000, // the old cookie.maxAge: how long a not-yet-moved session can live
+      userId: (data) => (data.passport as { user?: string } | undefined)?.user, // Passport's user id
     },
   });
+  return makeExpressApp({ redis }, {}, sessions);
 }
 
 describe('express: lazy adoption of connect-redis sessions (docs/migration.md)', () => {
@@ -66,7 +75,7 @@ describe('express: lazy adoption of connect-redis sessions (docs/migration.md)',
 
       const res = await supertest(t.app).get('/whoami').set('Cookie', oldCookie).expect(200);
       expect(res.body.userId).to.equal('alice');
-      expect(res.body.data).to.include({ cart: 3, userId: 'alice' });
+      expect(res.body.data).to.deep.include({ cart: 3, passport: { user: 'alice' } });
       expect(await t.redis.exists(oldKey!)).to.equal(0, 'the connect-redis key is gone');
       const newCookie = captured(res, 'connect.sid');
       expect(newCookie, 'the adoption re-issues the cookie').to.be.a('string');

@@ -87,10 +87,11 @@ const routes: Record<string, Handler> = {
 export function makeExpressApp(
   options: Partial<ExpressSessionOptions> = {},
   extra: Record<string, Handler> = {},
+  prebuilt?: ExpressSessions,
 ): ExpressTestApp {
   const redis = (options.redis as Redis | undefined) ?? newRedis();
   const app = express();
-  const sessions = createExpressSessions({ secret: SECRET, ...options, redis });
+  const sessions = prebuilt ?? createExpressSessions({ secret: SECRET, ...options, redis });
   const t: ExpressTestApp = {
     app,
     sessions,
