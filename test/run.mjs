@@ -1,6 +1,6 @@
 // `npm test`: checks for Redis (redis-server, or the one at REDIS_URL), builds dist/ (the CLI and CommonJS
 // tests load it), runs mocha, and prints the one line CI reads, "N passed, N failed, N skipped", in every case.
-// The Cluster run always starts its own redis-server processes, REDIS_URL or not.
+// The Cluster runs always start their own redis-server processes, REDIS_URL or not.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,37 +105,54 @@ try {
   if ((await run(process.execPath, ['scripts/build.mjs'])) !== 0) fail('the TypeScript build failed');
 
   /*
-   * Two mocha runs: the whole suite on a private redis-server, then the functional suite again on an
-   * ioredis Cluster client of a private 3-master cluster (SPEC invariant 7). Each writes its counts
-   * to a file; this prints the one total line. Arguments (files, -g) go to the first run only, and
-   * skip the second.
+   * Four mocha runs: the whole suite on a private redis-server with ioredis, then the functional
+   * suite again on three other clients (issue 14): an ioredis Cluster client of a private 3-master
+   * cluster (SPEC invariant 7), a node-redis client (createClient) of a private redis-server, and a
+   * node-redis cluster client (createCluster). The functional suite is what the store promises on
+   * any client; the rest (unit, reliability, CLI, demo, package) does not depend on it, or is
+   * client-specific and carries its own node-redis cases (test/reliability/node-redis.test.ts), so
+   * it runs once. Each run writes its counts to a file; this prints the one total line. Arguments
+   * (files, -g) go to the first run only, and skip the others.
    */
   const args = process.argv.slice(2);
   const runs = [
     {
       name: 'suite',
-      env: {},
+      env: { KES_TEST_CLIENT: 'ioredis' },
       // The package and stop-signal tests, ahead of the suite that .mocharc.json lists.
       args: args.length > 0 ? args : ['test/package/**/*.test.ts', 'test/signals/**/*.test.ts'],
     },
   ];
+  const functional = [
+    '--no-config',
+    '--require',
+    'test/support/hooks.ts',
+    '--reporter',
+    'test/support/summary-reporter.cjs',
+    '--timeout',
+    '20000',
+    '--exit',
+    'test/functional/**/*.test.ts',
+    'test/ttl-audit.last.ts',
+  ];
   if (args.length === 0) {
-    runs.push({
-      name: 'functional suite on Redis Cluster',
-      env: { KES_TEST_CLUSTER: '1' },
-      args: [
-        '--no-config',
-        '--require',
-        'test/support/hooks.ts',
-        '--reporter',
-        'test/support/summary-reporter.cjs',
-        '--timeout',
-        '20000',
-        '--exit',
-        'test/functional/**/*.test.ts',
-        'test/ttl-audit.last.ts',
-      ],
-    });
+    runs.push(
+      {
+        name: 'functional suite on an ioredis Cluster',
+        env: { KES_TEST_CLIENT: 'ioredis', KES_TEST_CLUSTER: '1' },
+        args: functional,
+      },
+      {
+        name: 'functional suite on node-redis (createClient)',
+        env: { KES_TEST_CLIENT: 'node-redis' },
+        args: functional,
+      },
+      {
+        name: 'functional suite on a node-redis cluster (createCluster)',
+        env: { KES_TEST_CLIENT: 'node-redis', KES_TEST_CLUSTER: '1' },
+        args: functional,
+      },
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'kes-summary-'));
   let status = 0;
