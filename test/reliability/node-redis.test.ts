@@ -10,6 +10,31 @@ import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { until } from '../support/reliability-kit.js';
 import { captured, signedInAs } from '../support/replay.js';
 
+// docs/operations.md: choosing a client (the samples are quoted from here, and run below)
+async function sessionNodeRedis(url: string) {
+  const client = createClient({
+    url,
+    // While disconnected, fail at once (a 503) rather than queue requests behind an outage.
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 1_000, reconnectStrategy: (retries) => Math.min(25 * 2 ** retries, 250) },
+  });
+  // node-redis throws an 'error' event nobody listens to; failures reach requests, and 'redis-error'.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+async function sessionNodeRedisCluster(nodes: { host: string; port: number }[]) {
+  const cluster = createCluster({
+    rootNodes: nodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })),
+    defaults: { disableOfflineQueue: true, socket: { connectTimeout: 1_000 } },
+  });
+  cluster.on('error', () => {});
+  // A cluster client must know the slots before its first command.
+  await cluster.connect();
+  return cluster;
+}
+
 interface Seen {
   name: string;
   source: string;
@@ -18,7 +43,8 @@ interface Seen {
 /** MONITOR on one node: every command with the address of the connection that sent it. */
 async function monitor(port: number) {
   const seen: Seen[] = [];
-  const base = new Redis({ port });
+  // RESP2: ioredis's MONITOR can mistake the RESP3 handshake's reply for a monitored command.
+  const base = new Redis({ port, protocol: 2 });
   const connection = await base.monitor();
   connection.on('monitor', (_time: string, args: string[], source: string) => {
     seen.push({ name: args[0]!.toUpperCase(), source });
@@ -132,14 +158,7 @@ describe('node-redis on real servers (issue 14)', function () {
 
   it('Redis down: 503 (SessionStoreUnavailableError), no session served, nothing in errors or events names the user; recovers when Redis returns', async () => {
     const server = await startRedisServer();
-    // Without the offline queue a request fails at once while Redis is down, instead of waiting for it.
-    const client = createClient({
-      url: server.url,
-      disableOfflineQueue: true,
-      socket: { reconnectStrategy: () => 100 },
-    });
-    client.on('error', () => {});
-    await client.connect();
+    const client = await sessionNodeRedis(server.url);
     const thrown: unknown[] = [];
     const user = 'zoë-secret-user';
     try {
@@ -192,14 +211,10 @@ describe('node-redis on real servers (issue 14)', function () {
 
   describe('Cluster (3 masters, 3 replicas)', () => {
     let cluster: LocalCluster;
-    let client: ReturnType<typeof createCluster>;
+    let client: Awaited<ReturnType<typeof sessionNodeRedisCluster>>;
     before(async () => {
       cluster = await startCluster({ masters: 3, replicas: 1 });
-      client = createCluster({
-        rootNodes: cluster.startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
-      });
-      client.on('error', () => {});
-      await client.connect();
+      client = await sessionNodeRedisCluster(cluster.startupNodes);
     });
     after(async () => {
       await client?.close().catch(() => {});
