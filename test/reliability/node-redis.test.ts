@@ -18,7 +18,7 @@ async function sessionNodeRedis(url: string) {
     disableOfflineQueue: true,
     socket: { connectTimeout: 1_000, reconnectStrategy: (retries) => Math.min(25 * 2 ** retries, 250) },
   });
-  // node-redis throws an 'error' event nobody listens to; failures reach requests, and 'redis-error'.
+  // An 'error' event without a listener would crash the process; failures reach the requests anyway.
   client.on('error', () => {});
   await client.connect();
   return client;
