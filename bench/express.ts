@@ -31,9 +31,11 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 
-type Variant = 'epoch' | 'connect-redis';
+type Variant = 'epoch' | 'epoch-node-redis' | 'connect-redis';
+const VARIANTS: Variant[] = ['epoch', 'epoch-node-redis', 'connect-redis'];
 const LABELS: Record<Variant, string> = {
   epoch: 'this store (ioredis)',
+  'epoch-node-redis': 'this store (node-redis)',
   'connect-redis': 'connect-redis 10 (node-redis)',
 };
 
@@ -71,7 +73,9 @@ async function serve(variant: Variant, rolling: boolean): Promise<void> {
       res.json({ user: user(req) });
     });
   } else {
-    const redis = new Redis(url);
+    // The same client as connect-redis, or ioredis: the store accepts either.
+    const redis = variant === 'epoch' ? new Redis(url) : createClient({ url });
+    if (!(redis instanceof Redis)) await redis.connect();
     const sessions = createExpressSessions({ redis, secret: SECRET, maxAge: DAY, rolling });
     app.use(sessions.middleware);
     app.post('/login', async (req, res) => {
@@ -181,7 +185,7 @@ async function main(): Promise<void> {
   const admin = new Redis(server.url);
   const apps: App[] = [];
   try {
-    for (const variant of ['epoch', 'connect-redis'] as const) {
+    for (const variant of VARIANTS) {
       for (const rolling of [false, true]) apps.push(await startApp(variant, rolling, server.url));
     }
     for (const app of apps) {
@@ -189,14 +193,18 @@ async function main(): Promise<void> {
     }
     const rows: string[] = [];
     for (const path of PATHS) {
-      const pair = (['epoch', 'connect-redis'] as const).map(
+      const group = VARIANTS.map(
         (variant) => apps.find((a) => a.variant === variant && a.rolling === path.rolling)!,
       );
-      for (const app of pair) await run(app, path, 1); // warm-up
-      const rps: Record<Variant, number[]> = { epoch: [], 'connect-redis': [] };
-      const commands: Record<Variant, number[]> = { epoch: [], 'connect-redis': [] };
+      for (const app of group) await run(app, path, 1); // warm-up
+      const rps = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
+      const commands = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<
+        Variant,
+        number[]
+      >;
       for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? pair : [...pair].reverse();
+        // Each variant goes first, middle and last in turn.
+        const order = group.map((_, i) => group[(i + round) % group.length]!);
         for (const app of order) {
           const before = await commandsProcessed(admin);
           const result = await run(app, path, DURATION);
@@ -209,10 +217,12 @@ async function main(): Promise<void> {
           commands[app.variant].push((after - before - 1) / result.requests);
         }
       }
-      const ratio = median(rps.epoch.map((value, i) => value / rps['connect-redis'][i]!));
+      const ratio = (v: Variant) => median(rps[v].map((value, i) => value / rps['connect-redis'][i]!));
       rows.push(
-        `| ${path.name} | ${median(rps.epoch).toFixed(0)} | ${median(rps['connect-redis']).toFixed(0)} | ` +
-          `${ratio.toFixed(2)}x | ${median(commands.epoch).toFixed(2)} / ${median(commands['connect-redis']).toFixed(2)} |`,
+        `| ${path.name} | ${median(rps.epoch).toFixed(0)} | ${median(rps['epoch-node-redis']).toFixed(0)} | ` +
+          `${median(rps['connect-redis']).toFixed(0)} | ${ratio('epoch').toFixed(2)}x | ` +
+          `${ratio('epoch-node-redis').toFixed(2)}x | ${median(commands.epoch).toFixed(2)} / ` +
+          `${median(commands['connect-redis']).toFixed(2)} |`,
       );
       console.error(`bench:express: ${path.name} done`);
     }
@@ -221,8 +231,8 @@ async function main(): Promise<void> {
         `Express 5 + express-session 1.19, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s, ` +
           `1-minute load ${load.toFixed(2)} at the start; ratio = median of same-round ratios.`,
         '',
-        `| path | ${LABELS.epoch} req/s | ${LABELS['connect-redis']} req/s | ratio | Redis commands per request (this / connect-redis) |`,
-        '| --- | ---: | ---: | ---: | ---: |',
+        `| path | ${VARIANTS.map((v) => `${LABELS[v]} req/s`).join(' | ')} | ratio, ioredis | ratio, node-redis | Redis commands per request (this / connect-redis) |`,
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
       ].join('\n'),
     );

@@ -418,15 +418,15 @@ export class ExpressEpochStore extends Store {
     if (typeof sessionObject !== 'object' || sessionObject === null) {
       throw new TypeError('koa-epoch-session: set() needs the session data as an object');
     }
-    const parsed = parseExternalKey(key);
-    if (parsed === undefined) {
-      throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
-    }
     const now = Date.now();
     const json = this.serialize(sessionObject);
     const current = state.current;
     if (current?.key === key) return this.#update(req, state, current, sessionObject, json, now);
     if (key === state.minted) {
+      const parsed = parseExternalKey(key);
+      if (parsed === undefined) {
+        throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
+      }
       const from = state.regenerateFrom;
       if (from !== undefined && parsed.tag === from.tag) {
         state.minted = undefined;
