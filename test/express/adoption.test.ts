@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import supertest from 'supertest';
 import { createExpressSessions } from '../../lib/express/index.js';
 import { newRedis } from '../support/app.js';
-import { testRedisUrl } from '../support/hooks.js';
+import { testClusterNodes, testRedisUrl } from '../support/hooks.js';
 import { allKeys } from '../support/redis-view.js';
 import { captured, closeClients, cookieValue, makeExpressApp, replay, SECRET } from './support.js';
 
@@ -15,12 +15,15 @@ const HOUR = 3_600_000;
 
 /** The app before the migration: express-session on connect-redis, its default prefix `sess:`. */
 async function connectRedisApp() {
-  const client = createClient({ url: testRedisUrl() });
+  const nodes = testClusterNodes();
+  const client = nodes
+    ? createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })) })
+    : createClient({ url: testRedisUrl() });
   await client.connect();
   const app = express();
   app.use(
     session({
-      store: new RedisStore({ client }),
+      store: new RedisStore({ client: client as ReturnType<typeof createClient> }),
       secret: SECRET,
       name: 'connect.sid',
       resave: false,
@@ -39,7 +42,7 @@ async function connectRedisApp() {
     Object.assign(req.session, { cart: 5 });
     res.json({ ok: true });
   });
-  return { app, close: () => client.quit() };
+  return { app, close: () => client.close() };
 }
 
 /** The app after: this store under its own prefix, reading the old cookie name, adopting old keys (docs/migration.md). */

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { Request, Response } from 'express';
 import type { ExpressSessionOptions } from '../../lib/express/index.js';
 import { parseExternalKey, RANDOM_LENGTH, userTag } from '../../lib/keys.js';
+import { allKeys } from '../support/redis-view.js';
 import {
   BASE_SEED,
   CookieJar,
@@ -15,7 +16,6 @@ import {
   type Reply,
   record,
   scale,
-  scanKeys,
 } from '../support/reliability-kit.js';
 import { installMutant, MUTANTS } from '../support/reliability-mutants.js';
 import { closeClients, type ExpressTestApp, Gate, makeExpressApp } from './support.js';
@@ -219,7 +219,7 @@ class Trial {
   }
 
   async handlesInRedis(): Promise<string[]> {
-    const keys = await scanKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*`);
+    const keys = await allKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*`);
     return keys.flatMap((key) => parseSessionKey(key)?.handle ?? []);
   }
 
@@ -255,7 +255,7 @@ class Trial {
   async age(jar: CookieJar): Promise<void> {
     const handle = handleOf(jar.sid);
     if (handle === undefined) return;
-    for (const key of await scanKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*:${handle}`)) {
+    for (const key of await allKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*:${handle}`)) {
       const value = await this.t.redis.get(key);
       if (value === null) continue;
       const soon = (Date.now() + MAX_AGE / 3).toString(36).padStart(9, '0');
@@ -359,7 +359,7 @@ class Trial {
   }
 
   async cleanup(): Promise<void> {
-    const keys = await scanKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*`);
+    const keys = await allKeys(this.t.redis, `sess:{${globEscape(this.tag)}}:*`);
     if (keys.length > 0) await this.t.redis.unlink(...keys);
   }
 }

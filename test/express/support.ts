@@ -8,7 +8,8 @@ import {
   type ExpressSessionOptions,
   type ExpressSessions,
 } from '../../lib/express/index.js';
-import { Gate, newRedis } from '../support/app.js';
+import { Gate, inspectorOf, newRedis } from '../support/app.js';
+import { allKeys } from '../support/redis-view.js';
 
 export { closeClients, Gate } from '../support/app.js';
 
@@ -95,7 +96,8 @@ export function makeExpressApp(
   const t: ExpressTestApp = {
     app,
     sessions,
-    redis,
+    // An ioredis client for inspecting what the store wrote (its own, or the node-redis client's twin).
+    redis: inspectorOf(redis),
     agent: () => supertest.agent(app),
     gates: new Map(),
   };
@@ -186,7 +188,7 @@ export async function holdRequest(
 
 /** Session keys reachable now: under their user's current epoch (older epochs are orphans). */
 export async function liveSessionKeys(t: ExpressTestApp): Promise<string[]> {
-  const keys = (await t.redis.keys('sess:{*}:*:*')).filter((k) => !/:(x|m):/.test(k));
+  const keys = (await allKeys(t.redis, 'sess:{*}:*:*')).filter((k) => !/:(x|m):/.test(k));
   const live: string[] = [];
   for (const key of keys) {
     const [, tag, epoch] = /^sess:\{([^}]+)\}:([^:]+):/.exec(key)!;
