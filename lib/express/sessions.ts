@@ -15,6 +15,7 @@ import {
   isEnded,
   isRefused,
   markEnded,
+  type RequestState,
   type Revocation,
   stateOf,
 } from '../state.js';
@@ -207,6 +208,8 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
 
   function expiresAt(req: Request): Date | undefined {
     const state = stateOf(req);
+    const pending = liveUser(req);
+    if (pending !== undefined && pending === state.regenerateFrom) return new Date(pending.expiresAt);
     const current = state.current;
     const sessionObject = (req as unknown as Req).session;
     if (current === undefined || !sessionObject || sessionObject.id !== current.key) return undefined;
@@ -218,10 +221,17 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
   /** The request's session, if it is a live signed-in one that express-session is still using. */
   function liveUser(req: Request): HeldSession | undefined {
     const state = stateOf(req);
-    const current = state.current;
+    const sessionId = (req as unknown as Req).session?.id;
+    // Between a regenerate() and the write that moves the key, the user is still signed in.
+    const current =
+      state.regenerateFrom !== undefined && sessionId !== undefined && sessionId === state.minted
+        ? state.regenerateFrom
+        : state.current?.key === sessionId
+          ? state.current
+          : undefined;
     if (current?.tag === undefined || isRefused(state, current.key) || isEnded(state, current.key))
       return undefined;
-    return (req as unknown as Req).session?.id === current.key ? current : undefined;
+    return current;
   }
 
   function requireMiddleware(req: Request, step: string): void {
@@ -256,7 +266,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     const sessionObject = (req as unknown as Req).session;
     // Every session the request holds ends: the one its cookie presented, whatever req.session
     // holds by now (invariant 6), and any it switched to since.
-    const held = heldSessions(state);
+    const held = heldByRequest(state);
     const sameUser = held.find((s) => s.tag === tag);
     // Data carries over from an anonymous session (a cart, a locale), or from this user's previous
     // session if the login step itself ends it. Never another user's data, and nothing at all once
@@ -351,7 +361,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     requireMiddleware(req, 'logout');
     const state = stateOf(req);
     let lag: SessionReplicationError | undefined;
-    for (const held of heldSessions(state)) {
+    for (const held of heldByRequest(state)) {
       await store.endHeld(state, held, '').catch((error: unknown) => {
         if (!(error instanceof SessionReplicationError)) throw error;
         lag = error;
@@ -448,6 +458,23 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     expiresAt,
     events: engine,
   };
+}
+
+/**
+ * Every live session the request holds and has not ended: the shared rule (what it presented, what
+ * it switched to), and a signed-in session whose regenerate() has not written its new key yet.
+ */
+function heldByRequest(state: RequestState): HeldSession[] {
+  const held = heldSessions(state);
+  const from = state.regenerateFrom;
+  if (
+    from &&
+    !isEnded(state, from.key) &&
+    !isRefused(state, from.key) &&
+    !held.some((s) => s.key === from.key)
+  )
+    held.push(from);
+  return held;
 }
 
 function companionName(value: unknown, sessionName: string): string | undefined {

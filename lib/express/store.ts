@@ -228,6 +228,18 @@ export class ExpressEpochStore extends Store {
     const state = stateOf(req);
     const current = state.current;
     const sessionObject = (req as Request).session as SessionLike | undefined;
+    const from = state.regenerateFrom;
+    if (
+      from !== undefined &&
+      sessionObject?.id === state.minted &&
+      !isEnded(state, from.key) &&
+      !isRefused(state, from.key)
+    ) {
+      // A second regenerate before the first one wrote: still one move, from the original key.
+      this.generate(req);
+      callback();
+      return;
+    }
     if (
       current?.tag !== undefined &&
       sessionObject?.id === current.key &&
@@ -624,8 +636,14 @@ export class ExpressEpochStore extends Store {
     if (req) factsOf(req).destroyed = true;
     if (state && (isEnded(state, key) || isRefused(state, key))) return;
     if (state && key === state.minted) {
-      // genid's key, never written: there is nothing to end.
+      // genid's key, never written: nothing to end under it. But after a regenerate() of a
+      // signed-in session, the session still lives under its old key until the next write
+      // moves it: destroying the new session ends that one.
       state.minted = undefined;
+      const from = state.regenerateFrom;
+      state.regenerateFrom = undefined;
+      if (from && !isEnded(state, from.key) && !isRefused(state, from.key))
+        await this.endHeld(state, from, '');
       return;
     }
     const parsed = parseExternalKey(key);

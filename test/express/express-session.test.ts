@@ -64,6 +64,18 @@ const routes: Record<string, Handler> = {
       ),
     );
   },
+  'POST /regenerate-then': async (req, res, t) => {
+    const then = String(req.query.then);
+    const regenerate = () =>
+      new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
+    await regenerate();
+    res.locals.during = t.sessions.userId(req) ?? null;
+    if (then === 'again') await regenerate();
+    if (then === 'destroy') await destroy(req);
+    if (then === 'logout') await t.sessions.logout(req);
+    if (then === 'login') res.locals.login = await t.sessions.login(req, 'zed');
+    if (then === 'others') res.locals.kept = await t.sessions.logoutOthers(req);
+  },
   'POST /save-twice': async (req) => {
     (req.session as any).a = 1;
     await save(req);
@@ -157,6 +169,36 @@ describe('express-session pitfalls: ending a session, then writing in the same r
     expect(res.body.userId).to.equal(null);
     expect(await signedInAs(t, alice.cookie)).to.equal('alice');
   });
+});
+
+describe('express-session pitfalls: regenerate() of a signed-in session, then more in the same request', () => {
+  afterEach(closeClients);
+
+  for (const [then, user, live] of [
+    ['none', 'alice', 1],
+    ['again', 'alice', 1],
+    ['destroy', null, 0],
+    ['logout', null, 0],
+    ['login', 'zed', 1],
+    ['others', 'alice', 1],
+  ] as const) {
+    it(`regenerate() then ${then}: the user is ${user ?? 'signed out'}, the old cookie reaches nothing, ${live} live session(s)`, async () => {
+      const t = makeExpressApp({}, routes);
+      const alice = await signIn(t, 'alice', 'regen-secret');
+      const res = await t
+        .agent()
+        .post(`/regenerate-then?then=${then}`)
+        .set('Cookie', alice.cookie)
+        .expect(200);
+      expect(res.body.during, 'still signed in between regenerate() and its write').to.equal('alice');
+      expect(res.body.userId).to.equal(user);
+      expect(await signedInAs(t, alice.cookie)).to.equal(null);
+      const next = captured(res);
+      if (user) expect(await signedInAs(t, next!)).to.equal(user);
+      else if (next) expect(await signedInAs(t, next)).to.equal(null);
+      expect(await liveSessionKeys(t)).to.have.length(live);
+    });
+  }
 });
 
 describe('express-session pitfalls: a request writes only what it read or created', () => {

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { Request, Response } from 'express';
 import type { ExpressSessionOptions } from '../../lib/express/index.js';
 import { parseExternalKey, RANDOM_LENGTH, userTag } from '../../lib/keys.js';
+import { TEST_CLIENT } from '../support/clients.js';
 import { allKeys } from '../support/redis-view.js';
 import {
   BASE_SEED,
@@ -51,13 +52,14 @@ type Kind =
   | 'logoutOthers'
   | 'writeAfterLogout'
   | 'destroyThenLogin'
-  | 'destroyThenWrite';
+  | 'destroyThenWrite'
+  | 'regenerateThenDestroy';
 const COMMON: Kind[] = ['save', 'regenerate', 'login', 'logout', 'logoutOthers', 'writeAfterLogout'];
 const KINDS: Record<string, Kind[]> = {
   rolling: ['touch', 'touch', ...COMMON, 'destroyThenLogin'],
   resave: ['touch', 'read', ...COMMON, 'destroyThenWrite'],
-  limit: ['read', 'login', ...COMMON, 'destroyThenLogin'],
-  plain: ['read', 'touch', ...COMMON, 'destroyThenWrite'],
+  limit: ['read', 'login', ...COMMON, 'destroyThenLogin', 'regenerateThenDestroy'],
+  plain: ['read', 'touch', ...COMMON, 'destroyThenWrite', 'regenerateThenDestroy'],
 };
 /** Kinds that end the session the request presented, whatever else they do. */
 const ENDING: Kind[] = [
@@ -68,6 +70,7 @@ const ENDING: Kind[] = [
   'writeAfterLogout',
   'destroyThenLogin',
   'destroyThenWrite',
+  'regenerateThenDestroy',
 ];
 
 const users = new Map<string, string>();
@@ -121,6 +124,11 @@ async function opRoute(req: Request, res: Response, t: ExpressTestApp) {
       await callback((done) => held.save(done));
       break;
     }
+    case 'regenerateThenDestroy':
+      await callback((done) => req.session.regenerate(done));
+      session().who = who;
+      await callback((done) => req.session.destroy(done));
+      break;
     default: // read, touch: express-session decides (touch, rolling, resave)
   }
 }
@@ -479,6 +487,8 @@ describe('express race torture: random interleavings against rotate, revoke and 
   });
 
   it('catches a broken store within 200 trials (mutant: logoutOthers does not check its own session)', async function () {
+    // The mutant replaces a script through ioredis's defineCommand; the node-redis driver loads its own.
+    if (TEST_CLIENT === 'node-redis') this.skip();
     this.timeout(60_000);
     const apps = await startApps((t) => installMutant(t.redis, MUTANTS.logoutOthersUnchecked));
     try {
