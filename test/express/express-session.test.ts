@@ -264,9 +264,15 @@ describe('express-session options under the epoch store: resave, saveUninitializ
     const agent = t.agent();
     await agent.post('/login?user=amy').expect(200);
     const monitor = await watchCommands(t.redis);
+    const started = Date.now();
     for (let i = 0; i < 10; i++) await agent.get('/whoami').expect(200);
+    const elapsed = Date.now() - started;
     const sent = (await monitor.stop()).map((c) => c.name).filter((name) => name !== 'cluster');
-    expect(sent).to.deep.equal(Array(10).fill('mget'));
+    expect(sent.filter((name) => name === 'mget')).to.have.length(10);
+    // The touch is skipped within 1 s of the stored expiry: on a slow run, one touch per second at most.
+    const touches = sent.filter((name) => name === 'set').length;
+    expect(touches).to.be.at.most(Math.floor(elapsed / 1000));
+    expect(sent.filter((name) => !['mget', 'set', 'pexpire'].includes(name))).to.deep.equal([]);
   });
 
   it('a due touch rewrites only the expiry (SET … XX) and extends the epoch key (PEXPIRE … GT), data unchanged', async () => {
