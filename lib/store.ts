@@ -199,8 +199,15 @@ export class EpochStore extends SessionEngine {
         state.regenerateFrom = undefined;
         return this.#rekey(state, from, key, parsed, json, sessionData, maxAge, now, request);
       }
-      if (parsed.tag === undefined)
+      if (parsed.tag === undefined) {
+        // A session of this request was found revoked: what ctx.session holds may be its data
+        // (say, after a regenerate()), so no new session takes it either (invariant 2).
+        if (state.refused !== undefined) {
+          markRefused(state, key);
+          return;
+        }
         return this.#createAnonymous(state, key, parsed, json, sessionData, maxAge, now);
+      }
     }
     // A key this request neither read nor minted: writing it could bring back a session that was
     // ended, or create one nobody signed in. A create write is for keys genid minted here.
