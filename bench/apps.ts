@@ -1,4 +1,4 @@
-// The Koa 3 apps under test: the same three routes over each session variant, for one benchmark process.
+// The Koa 3 apps under test: the same routes over each session variant, for one benchmark process.
 import { Redis } from 'ioredis';
 import Koa, { type Context, type Middleware } from 'koa';
 import redisStore from 'koa-redis';
@@ -25,7 +25,10 @@ export interface VariantSpec {
 
 export interface BenchApp {
   app: Koa;
-  /** Redis commands this app's clients have sent so far (one per round trip: nothing here pipelines). */
+  /**
+   * Redis commands this app's clients have sent so far. Not round trips: this store sends a
+   * write's SET and PEXPIRE together, two commands in one round trip.
+   */
   commands: () => number;
   close: () => Promise<void>;
 }
@@ -129,6 +132,14 @@ export function buildApp(spec: VariantSpec): BenchApp {
       const session = ctx.session as Record<string, unknown> | undefined;
       if (session) session.visits = Number(session.visits ?? 0) + 1;
       ctx.body = { user: driver.user(ctx) ?? null };
+    } else if (ctx.method === 'POST' && ctx.path === '/cart') {
+      // An anonymous visitor's first request that stores data: the session is created here.
+      Object.assign(ctx.session!, SESSION_DATA);
+      ctx.body = { cart: SESSION_DATA.cart.length };
+    } else if (ctx.method === 'GET' && ctx.path === '/cart') {
+      // The anonymous read: the data must come back, or the request lost its session.
+      const cart = (ctx.session as { cart?: unknown[] } | undefined)?.cart;
+      ctx.body = { cart: Array.isArray(cart) ? cart.length : null };
     } else if (ctx.method === 'POST' && ctx.path === '/login') {
       const requested = ctx.query.user;
       const userId = typeof requested === 'string' ? requested : benchUser(next++ % users);

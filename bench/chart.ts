@@ -87,7 +87,7 @@ export function scalingChart(result: ScalingResult, caption: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 40}" viewBox="0 0 ${width} ${height + 40}" font-family="Helvetica, Arial, sans-serif" font-size="12" role="img">`,
     `<title>Sign-out-everywhere cost against sessions per user: rotate, SCAN, SET index and sorted-set index</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Sign out everywhere: cost against sessions per user (${result.plan.background.toLocaleString('en')} other keys)</text>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Sign out everywhere: cost against sessions per user (${(result.plan.background + Math.max(...result.plan.sizes)).toLocaleString('en')} keys in all)</text>`,
     ...panel(
       result,
       { title: 'Client wall time (median)', unit: 'ms', value: (a, s) => find(a, s)?.ms },

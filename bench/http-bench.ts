@@ -1,7 +1,8 @@
 // Read and write paths over HTTP: each variant in its own app process, warmed up, then interleaved per round.
 import { Redis } from 'ioredis';
 import type { VariantSpec } from './apps.js';
-import { type LoadResult, load, signIn } from './load.js';
+import { benchUser } from './fixtures.js';
+import { type LoadResult, load, signIn, visitAnonymously } from './load.js';
 import { type AppProcess, privateRedis, startApp } from './processes.js';
 import { type CommandStat, commandStats, redisCpuMicros } from './redis-info.js';
 import { median, sameRoundRatio } from './stats.js';
@@ -15,16 +16,30 @@ export interface HttpVariant {
 export interface HttpPlan {
   path: string;
   method: 'GET' | 'POST';
-  /** Sign one user in per connection and replay the cookies; false for login, which starts anonymous. */
-  signedIn: boolean;
+  /**
+   * Who each connection is: a signed-in user (one per connection, cookies replayed), an anonymous
+   * visitor whose first request stored data, or a new visitor with no cookie (login).
+   */
+  visitor: 'signed-in' | 'anonymous' | 'new';
   connections: number;
   warmup: number;
   rounds: number;
   duration: number;
 }
 
+/** Lua scripts run per request (INFO commandstats), the calls a read must not make. */
+const SCRIPT_COMMANDS = ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'];
+
+/** Requests of the exact count: a fixed number, so that no request is in flight when it ends. */
+const EXACT_REQUESTS = 2000;
+
+function scriptCalls(stats: Record<string, CommandStat>): number {
+  return SCRIPT_COMMANDS.reduce((sum, name) => sum + (stats[name]?.calls ?? 0), 0);
+}
+
 export interface HttpRound extends LoadResult {
   commandsPerRequest: number;
+  scriptsPerRequest: number;
   appCpuMicrosPerRequest: number;
   redisCpuMicrosPerRequest: number;
   commandStats: Record<string, CommandStat>;
@@ -37,9 +52,20 @@ export interface HttpVariantResult {
   rps: number;
   p50: number;
   p99: number;
+  /**
+   * Commands the app's client sent per request, counted exactly over EXACT_REQUESTS requests. A
+   * timed round's count also includes the requests still in flight when it stops (up to one per
+   * connection), so it reads a little above the truth.
+   */
   commandsPerRequest: number;
+  /** Scripts per request over all timed rounds (INFO commandstats). */
+  scriptsPerRequest: number;
+  /** The exact count: requests, and the commands and scripts they caused. */
+  exact: { requests: number; commands: number; scripts: number };
   appCpuMicrosPerRequest: number;
   redisCpuMicrosPerRequest: number;
+  /** Bytes of the Cookie header the client sends back (session cookie and signature), median over connections. */
+  cookieBytes: number;
   failures: number;
   /** INFO commandstats of the last round. */
   commandStats: Record<string, CommandStat>;
@@ -67,9 +93,11 @@ async function measure(app: AppProcess, admin: Redis, plan: HttpPlan, cookies: s
   const redisAfter = await redisCpuMicros(admin);
   const stats = await commandStats(admin);
   const per = (value: number) => (result.requests > 0 ? value / result.requests : Number.NaN);
+  const scripts = scriptCalls(stats);
   return {
     ...result,
     commandsPerRequest: per(after.commands - before.commands),
+    scriptsPerRequest: per(scripts),
     appCpuMicrosPerRequest: per(after.cpuMicros - before.cpuMicros),
     redisCpuMicrosPerRequest: per(redisAfter - redisBefore),
     // What Redis ran for this variant (script inner commands are counted too), without our own probes.
@@ -78,6 +106,29 @@ async function measure(app: AppProcess, admin: Redis, plan: HttpPlan, cookies: s
         ([name]) => !/^(info|config\|resetstat|ping|hello|client\|.*)$/.test(name),
       ),
     ),
+  };
+}
+
+/** Counts the commands and scripts of exactly `amount` requests: none is in flight at either end. */
+async function countExactly(app: AppProcess, admin: Redis, plan: HttpPlan, cookies: string[]) {
+  await admin.config('RESETSTAT');
+  const before = await app.stats();
+  const result = await load(app, {
+    path: plan.path,
+    method: plan.method,
+    cookies,
+    connections: plan.connections,
+    amount: EXACT_REQUESTS,
+  });
+  const after = await app.stats();
+  const stats = await commandStats(admin);
+  if (result.requests !== EXACT_REQUESTS)
+    throw new Error(`bench: exact count made ${result.requests} requests, not ${EXACT_REQUESTS}`);
+  return {
+    requests: result.requests,
+    commands: after.commands - before.commands,
+    scripts: scriptCalls(stats),
+    failures: result.failures,
   };
 }
 
@@ -103,11 +154,20 @@ export async function runHttpSection(
     for (const s of started) if (s.status === 'fulfilled') apps.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
+    // Ids of one length for every variant: this store's cookie spells the id, so its length counts.
     const cookies = await Promise.all(
       apps.map(async (app, v) => {
-        if (!plan.signedIn) return [];
-        const users = Array.from({ length: plan.connections }, (_, i) => `${name}-${variants[v]!.id}-${i}`);
-        return Promise.all(users.map((user) => signIn(app, user)));
+        const ids = Array.from({ length: plan.connections }, (_, i) => benchUser(100_000 * (v + 1) + i));
+        if (plan.visitor === 'signed-in') return Promise.all(ids.map((user) => signIn(app, user)));
+        if (plan.visitor === 'anonymous') return Promise.all(ids.map(() => visitAnonymously(app)));
+        return [];
+      }),
+    );
+    // A login's client starts with no cookie; the column shows the one its login hands back.
+    const cookieBytes = await Promise.all(
+      apps.map(async (app, v) => {
+        const sent = cookies[v]!.length > 0 ? cookies[v]! : [await signIn(app, benchUser(900_000 + v))];
+        return median(sent.map((cookie) => Buffer.byteLength(cookie)));
       }),
     );
     log(`${name}: warm-up, ${plan.warmup} s per variant`);
@@ -120,7 +180,11 @@ export async function runHttpSection(
         rounds[v]!.push(await measure(apps[v]!, admin, plan, cookies[v]!, plan.duration));
       }
     }
+    log(`${name}: exact command count, ${EXACT_REQUESTS} requests per variant`);
+    const exact: Awaited<ReturnType<typeof countExactly>>[] = [];
+    for (const [v, app] of apps.entries()) exact.push(await countExactly(app, admin, plan, cookies[v]!));
     const results = variants.map((variant, v): HttpVariantResult => {
+      const counted = exact[v]!;
       const mine = rounds[v]!;
       const pick = (key: Exclude<keyof HttpRound, 'commandStats'>) => median(mine.map((r) => r[key]));
       const ratios: Record<string, number> = {};
@@ -139,10 +203,19 @@ export async function runHttpSection(
         rps: pick('rps'),
         p50: pick('p50'),
         p99: pick('p99'),
-        commandsPerRequest: pick('commandsPerRequest'),
+        commandsPerRequest: counted.commands / counted.requests,
+        // Over all rounds, not a median: a script in any round must show.
+        scriptsPerRequest:
+          mine.reduce((sum, r) => sum + r.scriptsPerRequest * r.requests, 0) /
+          Math.max(
+            mine.reduce((sum, r) => sum + r.requests, 0),
+            1,
+          ),
         appCpuMicrosPerRequest: pick('appCpuMicrosPerRequest'),
         redisCpuMicrosPerRequest: pick('redisCpuMicrosPerRequest'),
-        failures: mine.reduce((sum, r) => sum + r.failures, 0),
+        cookieBytes: cookieBytes[v]!,
+        exact: { requests: counted.requests, commands: counted.commands, scripts: counted.scripts },
+        failures: mine.reduce((sum, r) => sum + r.failures, counted.failures),
         commandStats: mine[mine.length - 1]?.commandStats ?? {},
         ratios,
       };

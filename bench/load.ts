@@ -15,11 +15,22 @@ export interface LoadResult {
 export interface LoadOptions {
   path: string;
   method?: 'GET' | 'POST';
-  /** One cookie header per connection (a different signed-in user on each), or none. */
+  /** One cookie header per connection (a different visitor on each), or none. */
   cookies?: string[];
   connections: number;
   duration?: number;
   amount?: number;
+}
+
+/** The Cookie header a browser would send back from these Set-Cookie lines: the session cookie and its signature. */
+function cookieHeader(app: AppProcess, res: Response, what: string): string {
+  const pairs = res.headers.getSetCookie().map((line) => line.split(';')[0]!);
+  const session = pairs.find((pair) => pair.startsWith(`${COOKIE_NAME}=`));
+  const signature = pairs.find((pair) => pair.startsWith(`${COOKIE_NAME}.sig=`));
+  if (app.spec.store !== 'none' && (!session || !signature)) {
+    throw new Error(`bench: ${what} on ${app.spec.store} set no signed session cookie`);
+  }
+  return [session, signature].filter(Boolean).join('; ');
 }
 
 /**
@@ -32,18 +43,27 @@ export async function signIn(app: AppProcess, userId: string): Promise<string> {
     headers: { 'user-agent': USER_AGENT },
   });
   if (res.status !== 200) throw new Error(`bench: login on ${app.spec.store} answered ${res.status}`);
-  const pairs = res.headers.getSetCookie().map((line) => line.split(';')[0]!);
-  const session = pairs.find((pair) => pair.startsWith(`${COOKIE_NAME}=`));
-  const signature = pairs.find((pair) => pair.startsWith(`${COOKIE_NAME}.sig=`));
-  if (app.spec.store !== 'none' && (!session || !signature)) {
-    throw new Error(`bench: login on ${app.spec.store} set no signed session cookie`);
-  }
-  const cookie = [session, signature].filter(Boolean).join('; ');
+  const cookie = cookieHeader(app, res, 'login');
   // The cookie must reach the signed-in session, or the read benchmark would measure anonymous requests.
   const check = await fetch(`${app.url}/read`, { headers: { cookie, 'user-agent': USER_AGENT } });
   const body = (await check.json()) as { user: unknown };
   const expected = app.spec.store === 'none' ? 'none' : userId;
   if (body.user !== expected) throw new Error(`bench: ${app.spec.store} did not read back ${userId}`);
+  return cookie;
+}
+
+/**
+ * An anonymous visitor: a POST /cart stores data in a new session (no sign-in), and the cookie
+ * it sets must read the cart back.
+ */
+export async function visitAnonymously(app: AppProcess): Promise<string> {
+  const res = await fetch(`${app.url}/cart`, { method: 'POST', headers: { 'user-agent': USER_AGENT } });
+  if (res.status !== 200) throw new Error(`bench: POST /cart on ${app.spec.store} answered ${res.status}`);
+  const cookie = cookieHeader(app, res, 'POST /cart');
+  const check = await fetch(`${app.url}/cart`, { headers: { cookie, 'user-agent': USER_AGENT } });
+  const body = (await check.json()) as { cart: unknown };
+  if (typeof body.cart !== 'number' || body.cart === 0)
+    throw new Error(`bench: ${app.spec.store} did not read back an anonymous cart`);
   return cookie;
 }
 
@@ -60,8 +80,8 @@ export async function load(app: AppProcess, options: LoadOptions): Promise<LoadR
       const cookie = cookies[client++ % Math.max(cookies.length, 1)];
       c.setHeaders(cookie ? { 'user-agent': USER_AGENT, cookie } : { 'user-agent': USER_AGENT });
     },
-    // Every route answers {"user": ...}: null would mean the request lost its session.
-    verifyBody: (body) => !body.includes('"user":null'),
+    // Every route answers {"user": ...} or {"cart": ...}: null means the request lost its session.
+    verifyBody: (body) => !body.includes(':null'),
   });
   // autocannon's own histogram has 1 ms resolution; its response event carries the hrtime duration.
   const latencies: number[] = [];

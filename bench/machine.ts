@@ -1,5 +1,5 @@
 // The machine and software a run measured, read at run time.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Redis } from 'ioredis';
@@ -78,4 +78,83 @@ export function machineLines(m: Machine): string[] {
     `- ${packages}`,
     `- load average at start ${m.loadAverage.join(' / ')}; run started ${m.date}`,
   ];
+}
+
+/** CPU time on the whole machine and in this bench's process tree, in seconds, from /proc. */
+export interface CpuSnapshot {
+  at: number;
+  busy: number;
+  steal: number;
+  bench: number;
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in these ticks, 100 on every mainstream build. */
+const TICKS_PER_SECOND = 100;
+
+function procStat(pid: string): { ppid: number; own: number; children: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return {
+      ppid: Number(f[1]),
+      own: Number(f[11]) + Number(f[12]),
+      children: Number(f[13]) + Number(f[14]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A snapshot of where the machine's CPU went. The bench's tree is this process and every live
+ * descendant (app processes, redis-servers), plus the children it has already reaped (cutime).
+ */
+export function cpuSnapshot(): CpuSnapshot {
+  const at = performance.now() / 1000;
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+    const stats = new Map<number, { ppid: number; own: number; children: number }>();
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const s = procStat(pid);
+      if (s) stats.set(Number(pid), s);
+    }
+    const inTree = (pid: number): boolean => {
+      // Bounded: a parent chain ends at pid 1 or 0 within the depth of the process tree.
+      for (let p = pid, depth = 0; p > 1 && depth < 64; p = stats.get(p)?.ppid ?? 0, depth++)
+        if (p === process.pid) return true;
+      return false;
+    };
+    let bench = 0;
+    for (const [pid, s] of stats) if (inTree(pid)) bench += s.own + (pid === process.pid ? s.children : 0);
+    return {
+      at,
+      busy: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
+      steal: steal / TICKS_PER_SECOND,
+      bench: bench / TICKS_PER_SECOND,
+    };
+  } catch {
+    return { at, busy: Number.NaN, steal: Number.NaN, bench: Number.NaN };
+  }
+}
+
+/** CPU use between two snapshots, in cores: this bench's tree, everything else, and hypervisor steal. */
+export interface CpuShare {
+  seconds: number;
+  benchCores: number;
+  otherCores: number;
+  stealCores: number;
+}
+
+export function cpuShare(from: CpuSnapshot, to: CpuSnapshot): CpuShare {
+  const seconds = to.at - from.at;
+  const bench = to.bench - from.bench;
+  return {
+    seconds,
+    benchCores: bench / seconds,
+    otherCores: Math.max(to.busy - from.busy - bench, 0) / seconds,
+    stealCores: (to.steal - from.steal) / seconds,
+  };
 }

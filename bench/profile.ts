@@ -1,8 +1,9 @@
-// `npm run bench -- --profile`: CPU profiles of the app process on the read path, for this store and its anchors.
+// `npm run bench -- --profile [--only=read,...]`: CPU profiles of the app process per request path, this store and its anchors.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { VariantSpec } from './apps.js';
-import { load, signIn } from './load.js';
+import { benchUser } from './fixtures.js';
+import { load, signIn, visitAnonymously } from './load.js';
 import { privateRedis, startApp } from './processes.js';
 
 interface ProfileNode {
@@ -13,6 +14,8 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** µs on the monotonic clock that process.hrtime reads too, in every process of this machine. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -44,7 +47,21 @@ function frameName(node: ProfileNode, root: string): string {
   return `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
 }
 
-function summarise(variant: string, profile: CpuProfile, requests: number, cpuMicros: number, root: string) {
+/** Now on the monotonic clock, in µs, as the profiles' timestamps are. */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Summarises the samples taken inside `window` (the measured load, on the shared monotonic clock),
+ * so that start-up, module loading and warm-up are left out.
+ */
+function summarise(
+  variant: string,
+  profile: CpuProfile,
+  window: { from: number; to: number },
+  requests: number,
+  cpuMicros: number,
+  root: string,
+) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -52,8 +69,13 @@ function summarise(variant: string, profile: CpuProfile, requests: number, cpuMi
   const self = new Map<string, number>();
   const groups = new Map<string, number>();
   let busy = 0;
+  let at = profile.startTime;
+  let inWindow = 0;
   profile.samples.forEach((id, i) => {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < window.from || at > window.to) return;
+    inWindow += 1;
     const leaf = byId.get(id)!;
     if (['(idle)', '(program)'].includes(leaf.callFrame.functionName)) return;
     busy += dt;
@@ -76,6 +98,7 @@ function summarise(variant: string, profile: CpuProfile, requests: number, cpuMi
       }
     }
   });
+  if (inWindow === 0) throw new Error(`bench: no profile sample of ${variant} fell inside the measured load`);
   // Profile time is wall time of busy samples; scale it to the process's measured CPU per request.
   const perRequest = (t: number) => (busy > 0 ? ((t / busy) * cpuMicros) / requests : 0);
   const top = (m: Map<string, number>, filter: (name: string) => boolean, n: number) =>
@@ -92,64 +115,156 @@ function summarise(variant: string, profile: CpuProfile, requests: number, cpuMi
   };
 }
 
-/** Profiles the read path of each variant for `seconds` under the same load as the benchmark. */
-export async function runProfile(seconds: number, log: (line: string) => void): Promise<ProfileSummary[]> {
+/** The request each profiled path sends, and who sends it. */
+export interface ProfilePath {
+  name: string;
+  title: string;
+  path: string;
+  method: 'GET' | 'POST';
+  visitor: 'signed-in' | 'anonymous' | 'new';
+  variants: [string, VariantSpec][];
+}
+
+const ANCHORS: [string, VariantSpec][] = [
+  ['koa-session + koa-redis', { store: 'koa-redis' }],
+  ['koa-session + minimal 1-GET store', { store: 'minimal' }],
+];
+const MINE: [string, VariantSpec][] = [
+  ['this store, registry off', { store: 'epoch' }],
+  ['this store, registry on', { store: 'epoch', registry: true }],
+];
+const withSpec = (list: [string, VariantSpec][], extra: Partial<VariantSpec>): [string, VariantSpec][] =>
+  list.map(([label, spec]) => [label, { ...spec, ...extra }]);
+
+/** The paths `--profile` can take (with `--only=`), each under the load of its benchmark section. */
+export const PROFILE_PATHS: ProfilePath[] = [
+  {
+    name: 'read',
+    title: 'signed-in read',
+    path: '/read',
+    method: 'GET',
+    visitor: 'signed-in',
+    variants: [...ANCHORS, ...MINE],
+  },
+  {
+    name: 'anonymous',
+    title: 'anonymous read',
+    path: '/cart',
+    method: 'GET',
+    visitor: 'anonymous',
+    variants: [...ANCHORS, MINE[0]!],
+  },
+  {
+    name: 'rolling',
+    title: 'rolling touch',
+    path: '/read',
+    method: 'GET',
+    visitor: 'signed-in',
+    variants: withSpec([...ANCHORS, ...MINE], { rolling: true }),
+  },
+  {
+    name: 'change',
+    title: 'session change',
+    path: '/change',
+    method: 'POST',
+    visitor: 'signed-in',
+    variants: [...ANCHORS, ...MINE],
+  },
+  {
+    name: 'login',
+    title: 'login',
+    path: '/login',
+    method: 'POST',
+    visitor: 'new',
+    variants: withSpec([...ANCHORS, ...MINE], { users: 1000 }),
+  },
+];
+
+export interface PathProfile {
+  path: ProfilePath;
+  summaries: ProfileSummary[];
+}
+
+/** Profiles each variant of each path for `seconds` under the same load as the benchmark. */
+export async function runProfile(
+  seconds: number,
+  paths: ProfilePath[],
+  log: (line: string) => void,
+): Promise<PathProfile[]> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const dir = `${root}bench/results/profiles`;
   rmSync(dir, { recursive: true, force: true });
-  const variants: [string, VariantSpec][] = [
-    ['koa-session + koa-redis', { store: 'koa-redis' }],
-    ['koa-session + minimal 1-GET store', { store: 'minimal' }],
-    ['this store, registry off', { store: 'epoch' }],
-    ['this store, registry on', { store: 'epoch', registry: true }],
-  ];
-  const redis = await privateRedis();
-  const out: ProfileSummary[] = [];
-  try {
-    for (const [index, [label, spec]] of variants.entries()) {
-      const where = `${dir}/${index}`;
-      mkdirSync(where, { recursive: true });
-      log(`profile: ${label}`);
-      const app = await startApp({ ...spec, redisUrl: redis.url }, ['--cpu-prof', `--cpu-prof-dir=${where}`]);
-      let requests = 0;
-      let cpu = 0;
-      let rps = 0;
-      try {
-        const cookies = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => signIn(app, `prof-${index}-${i}`)),
-        );
-        await load(app, { path: '/read', cookies, connections: 10, duration: 2 });
-        const before = await app.stats();
-        const result = await load(app, { path: '/read', cookies, connections: 10, duration: seconds });
-        const after = await app.stats();
-        requests = result.requests;
-        rps = result.rps;
-        cpu = after.cpuMicros - before.cpuMicros;
-      } finally {
-        await app.stop();
+  const out: PathProfile[] = [];
+  for (const path of paths) {
+    // A fresh Redis per path, as the benchmark sections have.
+    const redis = await privateRedis();
+    const summaries: ProfileSummary[] = [];
+    try {
+      for (const [index, [label, spec]] of path.variants.entries()) {
+        const where = `${dir}/${path.name}/${index}`;
+        mkdirSync(where, { recursive: true });
+        log(`profile: ${path.title}, ${label}`);
+        const app = await startApp({ ...spec, redisUrl: redis.url }, [
+          '--cpu-prof',
+          `--cpu-prof-dir=${where}`,
+        ]);
+        let requests = 0;
+        let cpu = 0;
+        let rps = 0;
+        let window = { from: 0, to: 0 };
+        try {
+          const ids = Array.from({ length: 10 }, (_, i) => benchUser(100_000 * (index + 1) + i));
+          const cookies =
+            path.visitor === 'signed-in'
+              ? await Promise.all(ids.map((id) => signIn(app, id)))
+              : path.visitor === 'anonymous'
+                ? await Promise.all(ids.map(() => visitAnonymously(app)))
+                : [];
+          const options = { path: path.path, method: path.method, cookies, connections: 10 };
+          await load(app, { ...options, duration: 2 });
+          const before = await app.stats();
+          const from = monotonicMicros();
+          const result = await load(app, { ...options, duration: seconds });
+          window = { from, to: monotonicMicros() };
+          const after = await app.stats();
+          requests = result.requests;
+          rps = result.rps;
+          cpu = after.cpuMicros - before.cpuMicros;
+        } finally {
+          await app.stop();
+        }
+        // The main thread's profile is the largest file (the loader thread writes a small one too).
+        const files = readdirSync(where).map((f) => `${where}/${f}`);
+        const main = files
+          .map((f) => ({ f, size: readFileSync(f).length }))
+          .sort((a, b) => b.size - a.size)[0];
+        if (!main) throw new Error(`bench: no CPU profile written for ${label}`);
+        const profile = JSON.parse(readFileSync(main.f, 'utf8')) as CpuProfile;
+        summaries.push({
+          ...summarise(label, profile, window, requests, cpu, root),
+          rps,
+          appCpuMicrosPerRequest: cpu / requests,
+        });
       }
-      // The main thread's profile is the largest file (the loader thread writes a small one too).
-      const files = readdirSync(where).map((f) => `${where}/${f}`);
-      const main = files.map((f) => ({ f, size: readFileSync(f).length })).sort((a, b) => b.size - a.size)[0];
-      if (!main) throw new Error(`bench: no CPU profile written for ${label}`);
-      const profile = JSON.parse(readFileSync(main.f, 'utf8')) as CpuProfile;
-      out.push({
-        ...summarise(label, profile, requests, cpu, root),
-        rps,
-        appCpuMicrosPerRequest: cpu / requests,
-      });
+    } finally {
+      await redis.stop();
     }
-  } finally {
-    await redis.stop();
+    out.push({ path, summaries });
   }
   return out;
 }
 
-export function profileLines(summaries: ProfileSummary[]): string[] {
+export function profileLines(profiles: PathProfile[]): string[] {
+  const lines: string[] = [];
+  for (const { path, summaries } of profiles) lines.push(...pathLines(path, summaries));
+  return lines;
+}
+
+function pathLines(path: ProfilePath, summaries: ProfileSummary[]): string[] {
   const lines = [
-    '### CPU profile of the app process, signed-in read (µs of app CPU per request)',
+    `### CPU profile of the app process, ${path.title}: ${path.method} ${path.path} (µs of app CPU per request)`,
     '',
-    'The profile covers warm-up and measurement; its busy samples are scaled to the CPU the process used per request while measured. Groups overlap (a frame of this library calling ioredis counts in both).',
+    'Only samples taken during the measured load count (not start-up or warm-up); their busy time is scaled to the CPU the process used per request meanwhile. Groups overlap (a frame of this library calling ioredis counts in both).',
     '',
   ];
   const groups = [...new Set(summaries.flatMap((s) => Object.keys(s.groups)))];

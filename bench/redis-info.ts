@@ -44,8 +44,8 @@ export async function redisVersion(redis: Redis): Promise<string> {
 }
 
 /**
- * Counts the commands a client sends from now on. Nothing the bench measures pipelines, so on
- * this client one command is one round trip.
+ * Counts the commands a client sends from now on. The scaling bench awaits each command before
+ * the next, so on its client one command is one round trip.
  */
 export function countRoundTrips(client: Redis): { count: () => number; reset: () => void } {
   const target = client as unknown as { sendCommand: (...args: unknown[]) => unknown };

@@ -14,6 +14,7 @@ export interface Verdict {
 
 export interface Results {
   read?: HttpSectionResult;
+  anonymous?: HttpSectionResult;
   rolling?: HttpSectionResult;
   change?: HttpSectionResult;
   login?: HttpSectionResult;
@@ -21,12 +22,26 @@ export interface Results {
   memory?: MemoryResult;
 }
 
-/** SPEC section 6 thresholds. The anchor figures there are context; verdicts use same-run ratios only. */
+type HttpSectionName = 'read' | 'anonymous' | 'rolling' | 'change' | 'login';
+
+/**
+ * SPEC section 6 and issue 13 thresholds. The anchor figures there are context; verdicts use
+ * same-run ratios only.
+ */
 export const TARGETS = {
   readVsKoaRedis: 1.0,
   readVsMinimal: 0.95,
-  readRoundTrips: 1,
+  /** One native command per signed-in read, and no script. */
+  readCommands: 1,
+  /**
+   * With the registry a read may add the last-seen refresh (a script), at most once per
+   * lastSeenInterval per session: a few per ten thousand requests in this bench.
+   */
+  readRefreshShare: 0.01,
+  anonymousVsMinimal: 0.95,
   rollingVsKoaRedis: 1.2,
+  changeVsKoaRedis: 1.0,
+  loginVsKoaRedis: 1.0,
   rotateRoundTrips: 1,
   /** "Flat": the largest user costs at most this many times the smallest, in time and in Redis CPU. */
   flatFactor: 2,
@@ -34,10 +49,32 @@ export const TARGETS = {
   memoryOn: 1.25,
 };
 
+/**
+ * The variants each HTTP section judges, and against what. Other variants (the anchors, and the
+ * login with maxSessions, which does work koa-redis does not) are context.
+ */
+const JUDGED: Record<HttpSectionName, { ids: string[]; versus: 'koa-redis' | 'minimal'; min: number }> = {
+  read: { ids: ['epoch', 'epoch-registry'], versus: 'koa-redis', min: TARGETS.readVsKoaRedis },
+  anonymous: { ids: ['epoch'], versus: 'minimal', min: TARGETS.anonymousVsMinimal },
+  rolling: { ids: ['epoch', 'epoch-registry'], versus: 'koa-redis', min: TARGETS.rollingVsKoaRedis },
+  change: { ids: ['epoch', 'epoch-registry'], versus: 'koa-redis', min: TARGETS.changeVsKoaRedis },
+  login: { ids: ['epoch', 'epoch-registry'], versus: 'koa-redis', min: TARGETS.loginVsKoaRedis },
+};
+
+const SECTION_LABELS: Record<HttpSectionName, string> = {
+  read: 'signed-in read',
+  anonymous: 'anonymous read',
+  rolling: 'rolling touch, unchanged data',
+  change: 'session change',
+  login: 'login',
+};
+
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : 'n/a');
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const ratio = (n: number | undefined) => (n !== undefined && Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
 const verdict = (pass: boolean | undefined) => (pass === undefined ? '—' : pass ? 'PASS' : 'MISS');
+/** Scripts per request: exact zero shows as 0, a rare script as its share. */
+const share = (n: number) => (n === 0 ? '0' : n < 0.01 ? n.toExponential(1) : n.toFixed(2));
 
 function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -45,56 +82,82 @@ function table(head: string[], rows: string[][]): string[] {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
 }
 
-function isThisStore(v: HttpVariantResult): boolean {
-  return v.id.startsWith('epoch');
+/**
+ * The read's extra conditions, judged on the exact count (a fixed number of requests, none in
+ * flight at either end, so nothing spills in from the variant measured before): one native
+ * command per request and no script; with the registry, a rare last-seen refresh. Scripts over
+ * the timed rounds are shown too, and bound the registry's refresh rate.
+ */
+function readConditions(v: HttpVariantResult): { text: string; pass: boolean } {
+  const registry = v.id === 'epoch-registry';
+  const maxScripts = registry ? TARGETS.readRefreshShare : 0;
+  const { requests, commands, scripts } = v.exact;
+  return {
+    text: `${int(commands)} commands and ${int(scripts)} scripts for ${int(requests)} requests; ${share(v.scriptsPerRequest)} scripts/req over the rounds`,
+    pass:
+      commands <= requests * (TARGETS.readCommands + maxScripts) &&
+      scripts <= requests * maxScripts &&
+      (!registry || v.scriptsPerRequest <= maxScripts),
+  };
 }
 
-/** Verdicts for the read and rolling-touch sections; other HTTP sections have no SPEC target. */
-function httpVerdicts(name: string, section: HttpSectionResult, verdicts: Verdict[]): Map<string, Verdict> {
+function readTarget(v: HttpVariantResult): string {
+  const scripts =
+    v.id === 'epoch-registry'
+      ? `≤ ${TARGETS.readRefreshShare} scripts/req (the last-seen refresh)`
+      : '0 scripts';
+  return `≥ ${TARGETS.readVsKoaRedis.toFixed(2)}x koa-redis, ≥ ${TARGETS.readVsMinimal.toFixed(2)}x minimal, ${TARGETS.readCommands} native command, ${scripts}`;
+}
+
+/** Verdicts for one HTTP section, keyed by variant id. */
+function httpVerdicts(
+  name: HttpSectionName,
+  section: HttpSectionResult,
+  verdicts: Verdict[],
+): Map<string, Verdict> {
   const byId = new Map<string, Verdict>();
+  const judged = JUDGED[name];
   const koa = section.variants.find((x) => x.id === 'koa-redis');
-  for (const v of section.variants.filter(isThisStore)) {
-    let verdictRow: Verdict | undefined;
+  for (const v of section.variants.filter((x) => judged.ids.includes(x.id))) {
+    const main = v.ratios[judged.versus] ?? Number.NaN;
+    const errors = v.failures === 0 ? '' : `, ${v.failures} errors`;
+    let row: Verdict;
     if (name === 'read') {
-      const vsKoa = v.ratios['koa-redis'] ?? Number.NaN;
       const vsMin = v.ratios.minimal ?? Number.NaN;
-      const trips = v.commandsPerRequest;
-      verdictRow = {
+      const conditions = readConditions(v);
+      row = {
         section: 'read path',
-        what: `signed-in read, ${v.label}`,
-        target: `≥ ${TARGETS.readVsKoaRedis.toFixed(2)}x koa-redis, ≥ ${TARGETS.readVsMinimal.toFixed(2)}x minimal, ${TARGETS.readRoundTrips} round trip`,
-        measured: `${ratio(vsKoa)} koa-redis, ${ratio(vsMin)} minimal, ${fixed(trips, 2)} round trips`,
-        pass:
-          vsKoa >= TARGETS.readVsKoaRedis &&
-          vsMin >= TARGETS.readVsMinimal &&
-          trips <= TARGETS.readRoundTrips + 0.01 &&
-          v.failures === 0,
+        what: `${SECTION_LABELS[name]}, ${v.label}`,
+        target: readTarget(v),
+        measured: `${ratio(main)} koa-redis, ${ratio(vsMin)} minimal; ${conditions.text}${errors}`,
+        pass: main >= judged.min && vsMin >= TARGETS.readVsMinimal && conditions.pass && v.failures === 0,
       };
-    } else if (name === 'rolling') {
-      const vsKoa = v.ratios['koa-redis'] ?? Number.NaN;
-      verdictRow = {
-        section: 'write paths',
-        what: `rolling touch, ${v.label}`,
-        target: `≥ ${TARGETS.rollingVsKoaRedis.toFixed(2)}x koa-redis req/s`,
-        measured: `${ratio(vsKoa)} koa-redis req/s; Redis CPU per request ${ratio(v.redisCpuMicrosPerRequest / (koa?.redisCpuMicrosPerRequest ?? Number.NaN))} of koa-redis's`,
-        pass: vsKoa >= TARGETS.rollingVsKoaRedis && v.failures === 0,
+    } else {
+      const redisShare =
+        name === 'rolling'
+          ? `; Redis CPU per request ${ratio(v.redisCpuMicrosPerRequest / (koa?.redisCpuMicrosPerRequest ?? Number.NaN))} of koa-redis's`
+          : '';
+      row = {
+        section: name === 'anonymous' ? 'read path' : 'write paths',
+        what: `${SECTION_LABELS[name]}, ${v.label}`,
+        target: `≥ ${judged.min.toFixed(2)}x ${judged.versus} req/s`,
+        measured: `${ratio(main)} ${judged.versus} req/s${redisShare}${errors}`,
+        pass: main >= judged.min && v.failures === 0,
       };
     }
-    if (verdictRow) {
-      byId.set(v.id, verdictRow);
-      verdicts.push(verdictRow);
-    }
+    byId.set(v.id, row);
+    verdicts.push(row);
   }
   return byId;
 }
 
-function httpTable(title: string, name: string, section: HttpSectionResult, verdicts: Verdict[]): string[] {
+function httpTable(title: string, name: HttpSectionName, section: HttpSectionResult, verdicts: Verdict[]) {
   const { plan } = section;
   const rows = httpVerdicts(name, section, verdicts);
   const out = [
     `### ${title}`,
     '',
-    `${plan.method} ${plan.path}, ${plan.connections} connections, warm-up ${plan.warmup} s, then ${plan.rounds} interleaved rounds of ${plan.duration} s; medians, and medians of same-round ratios.`,
+    `${plan.method} ${plan.path}, ${plan.connections} connections, warm-up ${plan.warmup} s, then ${plan.rounds} interleaved rounds of ${plan.duration} s; medians, and medians of same-round ratios. \`cookie B\`: bytes of the Cookie header the client sends back (session cookie and signature${plan.visitor === 'new' ? ', as the login hands it back' : ''}). \`Redis cmds/req\`: commands the app's client sent, counted exactly over ${int(section.variants[0]?.exact.requests ?? Number.NaN)} more requests with none in flight. \`scripts/req\`: EVAL/EVALSHA calls per request over all rounds (INFO commandstats).`,
     '',
   ];
   out.push(
@@ -105,6 +168,8 @@ function httpTable(title: string, name: string, section: HttpSectionResult, verd
         'p50 ms',
         'p99 ms',
         'Redis cmds/req',
+        'scripts/req',
+        'cookie B',
         'app CPU µs/req',
         'Redis CPU µs/req',
         'vs koa-redis',
@@ -117,7 +182,9 @@ function httpTable(title: string, name: string, section: HttpSectionResult, verd
         int(v.rps),
         fixed(v.p50, 2),
         fixed(v.p99, 2),
-        fixed(v.commandsPerRequest, 2),
+        fixed(v.commandsPerRequest, 3),
+        share(v.scriptsPerRequest),
+        int(v.cookieBytes),
         fixed(v.appCpuMicrosPerRequest),
         fixed(v.redisCpuMicrosPerRequest),
         ratio(v.ratios['koa-redis']),
@@ -136,8 +203,8 @@ function httpTable(title: string, name: string, section: HttpSectionResult, verd
         const list = Object.entries(v.commandStats)
           .sort((a, b) => b[1].usec - a[1].usec)
           .map(
-            ([name, c]) =>
-              `${name} ${fixed(c.calls / requests, 2)} × ${fixed(c.usec / Math.max(c.calls, 1), 2)} µs`,
+            ([command, c]) =>
+              `${command} ${fixed(c.calls / requests, 2)} × ${fixed(c.usec / Math.max(c.calls, 1), 2)} µs`,
           )
           .join(', ');
         return `- ${v.label}: ${list}`;
@@ -153,7 +220,7 @@ function scalingTable(result: ScalingResult, verdicts: Verdict[]): string[] {
   const out = [
     '### Sign-out-everywhere scaling',
     '',
-    `One user with ${sizes.map((s) => s.toLocaleString('en')).join(' / ')} sessions among ${plan.background.toLocaleString('en')} other keys with TTLs; a fresh Redis per size, ${plan.rounds} interleaved rounds, medians. Cells: client wall time · Redis CPU of the approach's commands (INFO commandstats) · round trips. SCAN uses COUNT ${plan.scanCount}.`,
+    `One user with ${sizes.map((s) => s.toLocaleString('en')).join(' / ')} sessions in a keyspace of ${(plan.background + Math.max(...sizes)).toLocaleString('en')} keys with TTLs at every size (the other users' keys make up the rest, so that only the user's share changes); a fresh Redis per size, ${plan.rounds} interleaved rounds, medians. Cells: client wall time · Redis CPU of the approach's commands (INFO commandstats) · round trips. SCAN uses COUNT ${plan.scanCount}.`,
     '',
   ];
   const rows: string[][] = [];
@@ -273,23 +340,17 @@ function memoryTable(result: MemoryResult, verdicts: Verdict[]): string[] {
 export function renderReport(results: Results): { lines: string[]; verdicts: Verdict[] } {
   const verdicts: Verdict[] = [];
   const lines: string[] = [];
-  if (results.read)
-    lines.push(...httpTable('Read path: signed-in GET, session unchanged', 'read', results.read, verdicts));
-  if (results.rolling)
-    lines.push(
-      ...httpTable('Rolling touch: signed-in GET with rolling: true', 'rolling', results.rolling, verdicts),
-    );
-  if (results.change)
-    lines.push(
-      ...httpTable(
-        'Session change: signed-in POST that changes one field',
-        'change',
-        results.change,
-        verdicts,
-      ),
-    );
-  if (results.login)
-    lines.push(...httpTable('Login: a new signed-in session per request', 'login', results.login, verdicts));
+  const http: [HttpSectionName, string][] = [
+    ['read', 'Read path: signed-in GET, session unchanged'],
+    ['anonymous', 'Anonymous read: GET that reads an anonymous session holding a cart'],
+    ['rolling', 'Rolling touch: signed-in GET with rolling: true'],
+    ['change', 'Session change: signed-in POST that changes one field'],
+    ['login', 'Login: a new signed-in session per request'],
+  ];
+  for (const [name, title] of http) {
+    const section = results[name];
+    if (section) lines.push(...httpTable(title, name, section, verdicts));
+  }
   if (results.scaling) lines.push(...scalingTable(results.scaling, verdicts));
   if (results.memory) lines.push(...memoryTable(results.memory, verdicts));
   if (verdicts.length > 0) {

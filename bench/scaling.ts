@@ -29,7 +29,7 @@ export const APPROACHES: Record<Approach, { label: string; commands: string[] }>
 };
 
 export interface ScalingPlan {
-  /** Keys of other users, with TTLs, that share the Redis. */
+  /** Keys of other users, with TTLs, that share the Redis (plus the largest size less this size). */
   background: number;
   /** Sessions of the user being signed out everywhere. */
   sizes: number[];
@@ -113,6 +113,11 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Keys of other users at this size: `background` plus the largest size, less this user's sessions. */
+export function otherKeys(plan: ScalingPlan, size: number): number {
+  return plan.background + Math.max(...plan.sizes) - size;
+}
+
 export async function runScaling(plan: ScalingPlan, log: (line: string) => void): Promise<ScalingResult> {
   const points: ScalingPoint[] = [];
   for (const size of plan.sizes) {
@@ -121,11 +126,12 @@ export async function runScaling(plan: ScalingPlan, log: (line: string) => void)
     // The measured client: its commands are counted, one per round trip.
     const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
     try {
-      log(
-        `scaling: ${plan.background.toLocaleString('en')} other keys, ${size.toLocaleString('en')} sessions`,
-      );
-      for (let from = 1; from <= plan.background; from += 100_000) {
-        const to = Math.min(from + 99_999, plan.background);
+      // The same keyspace at every size (other keys + the user's sessions): Redis commands cost more
+      // in a larger keyspace, and that must not pass for growth with the user's sessions.
+      const others = otherKeys(plan, size);
+      log(`scaling: ${others.toLocaleString('en')} other keys, ${size.toLocaleString('en')} sessions`);
+      for (let from = 1; from <= others; from += 100_000) {
+        const to = Math.min(from + 99_999, others);
         await admin.eval(FILL, 0, from, to, JSON.stringify({ ...SESSION_DATA, uid: `user${from}` }));
       }
       const baseline = await admin.dbsize();
