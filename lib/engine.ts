@@ -7,10 +7,13 @@ import { replyOf, SessionReplicationError, SessionStoreUnavailableError } from '
 import {
   epochOf,
   epochValueFor,
+  externalKey,
   freshEpochValue,
   isHandle,
   KeyLayout,
+  newSid,
   randomToken,
+  sessionHandle,
   userTag,
 } from './keys.js';
 import {
@@ -23,8 +26,15 @@ import {
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { decodeReason, encodeReason, REASONS } from './revocation.js';
 import { REVOKING, type ScriptName } from './scripts.js';
-import type { Revocation } from './state.js';
-import { type DeviceMeta, deviceRecord, LAST_SEEN_OFFSET, stamp } from './value.js';
+import { type HeldSession, markEnded, type RequestState, type Revocation } from './state.js';
+import {
+  type DeviceMeta,
+  deviceRecord,
+  encodeHeader,
+  encodeValue,
+  LAST_SEEN_OFFSET,
+  stamp,
+} from './value.js';
 
 const debug = debuglog('koa-epoch-session');
 
@@ -576,6 +586,107 @@ export class SessionEngine extends EventEmitter {
     throw churn('list');
   }
 
+  /** Ends a session a request holds, and remembers in its state that it did. */
+  async endHeld(state: RequestState, session: HeldSession, reason: string): Promise<boolean> {
+    try {
+      const ended =
+        session.tag === undefined
+          ? await this.endAnonymous(session.handle)
+          : await this.endUser(session.tag, session.epoch, session.handle, reason);
+      markEnded(state, session.key);
+      return ended;
+    } catch (error) {
+      // Applied on the master, not yet confirmed by enough replicas: ended for this request all the same.
+      if (error instanceof SessionReplicationError) markEnded(state, session.key);
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a session taken from a legacy store in this layout, under a new sid: anonymous, or
+   * signed in through the login step, so that a rotation since the legacy session was last saved
+   * (`savedAt`) revokes it and the concurrent-session limit applies as at login. Undefined when
+   * the new anonymous sid was taken (never in practice: 128 random bits).
+   */
+  async adoptLegacy(adoption: {
+    userId: string | undefined;
+    /** The data as stored, and (for a signed-in session) as stored with the user. */
+    json: string;
+    signedInJson: string;
+    expiresAt: number;
+    now: number;
+    meta: DeviceMeta | undefined;
+    savedAt: number;
+  }): Promise<{ session: HeldSession } | { revocation: Revocation } | undefined> {
+    const { userId, expiresAt, now } = adoption;
+    const sid = newSid(now);
+    const handle = sessionHandle(sid);
+    const session: HeldSession = {
+      key: sid,
+      tag: undefined,
+      userId: undefined,
+      epoch: undefined,
+      handle,
+      loginTime: now,
+      header: '',
+      createdAt: undefined,
+      dataJson: adoption.json,
+      expiresAt,
+      written: true,
+    };
+    if (userId === undefined) {
+      const written = await this.writeAnonymous(
+        handle,
+        encodeValue(expiresAt, '', adoption.json),
+        expiresAt - now,
+        'NX',
+      );
+      return written ? { session } : undefined;
+    }
+    const tag = userTag(userId);
+    const meta = this.settings.registry ? adoption.meta : undefined;
+    const value = (header: string) => encodeValue(expiresAt, header, adoption.signedInJson);
+    const created = await this.login({
+      tag,
+      userId,
+      handle,
+      value,
+      emptyValue: value,
+      expiresAt,
+      now,
+      meta,
+      previous: undefined,
+      limit: this.limit,
+      legacySavedAt: adoption.savedAt,
+    });
+    if (created.status === 'revoked') {
+      this.emit('rejected', { userId, sessionId: handle, ...created.revocation });
+      return { revocation: created.revocation };
+    }
+    if (created.status === 'limited') {
+      this.emit('limit', { userId, policy: 'reject', limit: this.limit.maxSessions, evicted: [] });
+      return { revocation: { reason: REASONS.sessionLimit, at: new Date(now) } };
+    }
+    if (created.evicted.length > 0) {
+      this.emit('limit', {
+        userId,
+        policy: 'evict-oldest',
+        limit: this.limit.maxSessions,
+        evicted: created.evicted,
+      });
+    }
+    Object.assign(session, {
+      key: externalKey(tag, created.epoch, sid),
+      tag,
+      userId,
+      epoch: created.epoch,
+      header: encodeHeader(meta, now),
+      createdAt: meta?.createdAt,
+      dataJson: adoption.signedInJson,
+    });
+    return { session };
+  }
+
   /** A legacy session, taken out of its old key: `{ raw, pttl }`, or undefined when there is none. */
   async takeLegacy(legacyKey: string): Promise<{ raw: string; pttl: number } | undefined> {
     const legacy = this.settings.legacy!;
@@ -593,4 +704,13 @@ function churn(step: string): Error {
     `koa-epoch-session: the ${step} step met a different epoch or registry ${MAX_ATTEMPTS} times in a row; ` +
       'the user is being rotated or signed in elsewhere right now, retry',
   );
+}
+
+/** The signed-in user of a legacy session, as the app's `legacy.userId` reads it from the data. */
+export function adoptedUser(
+  extract: ((data: Record<string, unknown>) => string | undefined) | undefined,
+  data: Record<string, unknown>,
+): string | undefined {
+  const userId = extract?.(data);
+  return typeof userId === 'string' && userId.length > 0 && userId.isWellFormed() ? userId : undefined;
 }

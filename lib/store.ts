@@ -1,8 +1,8 @@
 // The koa-session store: get, set, destroy and genid on the epoch-keyed layout, checked against what the request holds.
 import { debuglog } from 'node:util';
-import { SessionEngine } from './engine.js';
-import { SessionError, SessionReplicationError } from './errors.js';
-import { externalKey, newSid, type ParsedKey, parseExternalKey, sessionHandle, userTag } from './keys.js';
+import { adoptedUser, SessionEngine } from './engine.js';
+import { SessionError } from './errors.js';
+import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from './keys.js';
 import { encodeReason, explainMiss, REASONS } from './revocation.js';
 import {
   blankState,
@@ -402,22 +402,6 @@ export class EpochStore extends SessionEngine {
     if (state) markEnded(state, key);
   }
 
-  /** Ends a session the request holds, and remembers that it did. */
-  async endHeld(state: RequestState, session: HeldSession, reason: string): Promise<boolean> {
-    try {
-      const ended =
-        session.tag === undefined
-          ? await this.endAnonymous(session.handle)
-          : await this.endUser(session.tag, session.epoch, session.handle, reason);
-      markEnded(state, session.key);
-      return ended;
-    } catch (error) {
-      // Applied on the master, not yet confirmed by enough replicas: ended for this request all the same.
-      if (error instanceof SessionReplicationError) markEnded(state, session.key);
-      throw error;
-    }
-  }
-
   /**
    * Moves a legacy session into the new layout: taken out of its old key atomically (so it can
    * never be used again), written under the user's epoch with a new sid (or as an anonymous
@@ -445,78 +429,28 @@ export class EpochStore extends SessionEngine {
     // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
     // adopted session a whole new lifetime. It keeps what was left of the old one.
     if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
-    // Nobody proved who they are here: an adopted session is never fresh (requireFresh).
-    const userJson = withAuthenticatedAt(dataJson(data), 0);
     const json = dataJson(data);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
-    const sid = newSid(now);
-    const handle = sessionHandle(sid);
-    const held: HeldSession = {
-      key: sid,
-      tag: undefined,
-      userId: undefined,
-      epoch: undefined,
-      handle,
-      loginTime: now,
-      header: '',
-      createdAt: undefined,
-      dataJson: json,
+    // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
+    const savedAt =
+      typeof data._expire === 'number' && typeof data._maxAge === 'number' ? data._expire - data._maxAge : 0;
+    const adopted = await this.adoptLegacy({
+      userId,
+      json,
+      // Nobody proved who they are here: an adopted session is never fresh (requireFresh).
+      signedInJson: withAuthenticatedAt(json, 0),
       expiresAt,
-      written: true,
-    };
-    if (userId === undefined) {
-      if (!(await this.writeAnonymous(handle, encodeValue(expiresAt, '', json), expiresAt - now, 'NX')))
-        return undefined;
-    } else {
-      const tag = userTag(userId);
-      const meta = this.settings.registry ? requestMeta(ctx as RequestLike, now) : undefined;
-      // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
-      const savedAt =
-        typeof data._expire === 'number' && typeof data._maxAge === 'number'
-          ? data._expire - data._maxAge
-          : 0;
-      const created = await this.login({
-        tag,
-        userId,
-        handle,
-        value: (header) => encodeValue(expiresAt, header, userJson),
-        emptyValue: (header) => encodeValue(expiresAt, header, userJson),
-        expiresAt,
-        now,
-        meta,
-        previous: undefined,
-        limit: this.limit,
-        legacySavedAt: savedAt,
-      });
-      if (created.status === 'revoked') {
-        state.revoked = created.revocation;
-        this.emit('rejected', { userId, sessionId: handle, ...created.revocation });
-        return undefined;
-      }
-      if (created.status === 'limited') {
-        state.revoked = { reason: REASONS.sessionLimit, at: new Date(now) };
-        this.emit('limit', { userId, policy: 'reject', limit: this.limit.maxSessions, evicted: [] });
-        return undefined;
-      }
-      if (created.evicted.length > 0) {
-        this.emit('limit', {
-          userId,
-          policy: 'evict-oldest',
-          limit: this.limit.maxSessions,
-          evicted: created.evicted,
-        });
-      }
-      Object.assign(held, {
-        key: externalKey(tag, created.epoch, sid),
-        tag,
-        userId,
-        epoch: created.epoch,
-        header: encodeHeader(meta, now),
-        createdAt: meta?.createdAt,
-        dataJson: userJson,
-        authenticatedAt: 0,
-      });
+      now,
+      meta: requestMeta(ctx as RequestLike, now),
+      savedAt,
+    });
+    if (adopted === undefined) return undefined;
+    if ('revocation' in adopted) {
+      state.revoked = adopted.revocation;
+      return undefined;
     }
+    const held = adopted.session;
+    if (held.tag !== undefined) held.authenticatedAt = 0;
     switchTo(state, held);
     state.adoptedFrom = legacyKey;
     debug('adopted a legacy session as %s', userId === undefined ? 'anonymous' : 'signed-in');
@@ -540,9 +474,4 @@ const LEGACY_KEY = /^[A-Za-z0-9_\-.:]{1,200}$/;
 
 function isLegacyKey(key: string, prefix: string): boolean {
   return LEGACY_KEY.test(key) && !key.startsWith(prefix);
-}
-
-function adoptedUser(extract: ((data: SessionData) => string | undefined) | undefined, data: SessionData) {
-  const userId = extract?.(data);
-  return typeof userId === 'string' && userId.length > 0 && userId.isWellFormed() ? userId : undefined;
 }

@@ -2,9 +2,9 @@
 import type { IncomingMessage } from 'node:http';
 import { debuglog } from 'node:util';
 import session from 'express-session';
-import { SessionEngine } from '../engine.js';
-import { SessionError, SessionReplicationError } from '../errors.js';
-import { externalKey, newSid, type ParsedKey, parseExternalKey, sessionHandle, userTag } from '../keys.js';
+import { adoptedUser, SessionEngine } from '../engine.js';
+import { SessionError } from '../errors.js';
+import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../keys.js';
 import type { EpochStoreOptions } from '../options.js';
 import { encodeReason, explainMiss, REASONS } from '../revocation.js';
 import {
@@ -659,19 +659,8 @@ export class ExpressEpochStore extends Store {
   }
 
   /** Ends a session the request holds, and remembers that it did. */
-  async endHeld(state: RequestState, held: HeldSession, reason: string): Promise<boolean> {
-    try {
-      const ended =
-        held.tag === undefined
-          ? await this.engine.endAnonymous(held.handle)
-          : await this.engine.endUser(held.tag, held.epoch, held.handle, reason);
-      markEnded(state, held.key);
-      return ended;
-    } catch (error) {
-      // Applied on the master, not yet confirmed by enough replicas: ended for this request all the same.
-      if (error instanceof SessionReplicationError) markEnded(state, held.key);
-      throw error;
-    }
+  endHeld(state: RequestState, held: HeldSession, reason: string): Promise<boolean> {
+    return this.engine.endHeld(state, held, reason);
   }
 
   // --- adoption of connect-redis sessions ---
@@ -718,69 +707,24 @@ export class ExpressEpochStore extends Store {
     if (originalMaxAge === null) adopted.cookie!.expires = null;
     const json = this.serialize(adopted);
     const userId = adoptedUser(engine.settings.legacy!.userId, fields);
-    const sid = newSid(now);
-    const handle = sessionHandle(sid);
-    const held: HeldSession = {
-      key: sid,
-      tag: undefined,
-      userId: undefined,
-      epoch: undefined,
-      handle,
-      loginTime: now,
-      header: '',
-      createdAt: undefined,
-      dataJson: json,
+    // express-session saved `cookie.expires` = save time + `originalMaxAge`: a rotation after it revokes it.
+    const savedAt =
+      Number.isFinite(cookieExpires) && originalMaxAge !== null ? cookieExpires - originalMaxAge : 0;
+    const outcome = await engine.adoptLegacy({
+      userId,
+      json,
+      signedInJson: json,
       expiresAt,
-      written: true,
-    };
-    if (userId === undefined) {
-      if (!(await engine.writeAnonymous(handle, encodeValue(expiresAt, '', json), expiresAt - now, 'NX')))
-        return undefined;
-    } else {
-      const tag = userTag(userId);
-      const meta = engine.settings.registry ? requestMeta(req, now) : undefined;
-      const savedAt =
-        Number.isFinite(cookieExpires) && originalMaxAge !== null ? cookieExpires - originalMaxAge : 0;
-      const created = await engine.login({
-        tag,
-        userId,
-        handle,
-        value: (header) => encodeValue(expiresAt, header, json),
-        emptyValue: (header) => encodeValue(expiresAt, header, json),
-        expiresAt,
-        now,
-        meta,
-        previous: undefined,
-        limit: engine.limit,
-        legacySavedAt: savedAt,
-      });
-      if (created.status === 'revoked') {
-        state.revoked = created.revocation;
-        engine.emit('rejected', { userId, sessionId: handle, ...created.revocation });
-        return undefined;
-      }
-      if (created.status === 'limited') {
-        state.revoked = { reason: REASONS.sessionLimit, at: new Date(now) };
-        engine.emit('limit', { userId, policy: 'reject', limit: engine.limit.maxSessions, evicted: [] });
-        return undefined;
-      }
-      if (created.evicted.length > 0) {
-        engine.emit('limit', {
-          userId,
-          policy: 'evict-oldest',
-          limit: engine.limit.maxSessions,
-          evicted: created.evicted,
-        });
-      }
-      Object.assign(held, {
-        key: externalKey(tag, created.epoch, sid),
-        tag,
-        userId,
-        epoch: created.epoch,
-        header: encodeHeader(meta, now),
-        createdAt: meta?.createdAt,
-      });
+      now,
+      meta: requestMeta(req, now),
+      savedAt,
+    });
+    if (outcome === undefined) return undefined;
+    if ('revocation' in outcome) {
+      state.revoked = outcome.revocation;
+      return undefined;
     }
+    const held = outcome.session;
     state.current = held;
     state.presented = held;
     // express-session inflates the data under req.sessionID: it becomes the new key, and the
@@ -802,12 +746,4 @@ function unsupported(method: string): SessionError {
 export function requestMeta(req: Request, createdAt: number): DeviceMeta {
   const agent = req.headers['user-agent'];
   return { createdAt, ip: req.ip ?? req.socket?.remoteAddress ?? '', userAgent: agent ?? '' };
-}
-
-function adoptedUser(
-  extract: ((data: Record<string, unknown>) => string | undefined) | undefined,
-  data: Record<string, unknown>,
-) {
-  const userId = extract?.(data);
-  return typeof userId === 'string' && userId.length > 0 && userId.isWellFormed() ? userId : undefined;
 }
