@@ -4,6 +4,7 @@ import { debuglog } from 'node:util';
 import type { RedisDriver } from './driver.js';
 import { EpochCache } from './epoch-cache.js';
 import { replyOf, SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
+import { coveredBy, pruneBefore, reach } from './horizon.js';
 import {
   epochOf,
   epochValueFor,
@@ -208,33 +209,60 @@ export class SessionEngine extends EventEmitter {
   }
 
   /**
-   * Rewrites a signed-in session under the epoch the request read. Without the registry: SET … XX
-   * (never resurrects an ended key) and PEXPIRE … GT of the epoch key (it must outlive the
-   * session), sent together. A write under an old epoch lands on an orphan no read can reach.
-   * With the registry, a script also files the session's expiry and device. False: not written.
+   * Rewrites a signed-in session under the epoch the request read, ending at `write.expiresAt`.
+   * Always SET … XX (never resurrects an ended key); a write under an old epoch lands on an orphan
+   * no read can reach. When the new end has the horizon of the value the request holds
+   * (`write.previous`), the epoch key, registry and device hash already outlive it
+   * (lib/horizon.ts): the SET is the whole write. Otherwise, without the registry, PEXPIRE … GT
+   * of the epoch key goes with it; with the registry, a script also files the new horizon and
+   * the device (so does a new device). False: not written.
    */
-  async writeUser(
-    tag: string,
-    epoch: string,
-    handle: string,
-    value: string,
-    ttl: number,
-    registry: { score: number; now: number; meta: DeviceMeta | undefined } | undefined,
-  ): Promise<boolean> {
-    const { keys } = this;
+  async writeUser(write: {
+    tag: string;
+    epoch: string;
+    handle: string;
+    /** The stored value, built around this header (`''` without the registry). */
+    value: (header: string) => string;
+    expiresAt: number;
+    now: number;
+    /** The value this request read or last wrote: its end, and its device reference. */
+    previous: { expiresAt: number; deviceRef: string | undefined };
+    /** With the registry: the device as this request shows it. */
+    meta: DeviceMeta | undefined;
+  }): Promise<boolean> {
+    const { keys, driver } = this;
+    const { tag, epoch, handle, expiresAt, now, previous, meta } = write;
     const sessionKey = keys.session(tag, epoch, handle);
-    if (registry === undefined) {
-      const { driver } = this;
+    const ttl = expiresAt - now;
+    const covered = coveredBy(expiresAt, previous.expiresAt);
+    const device = meta ? deviceRecord(meta) : undefined;
+    const value = write.value(encodeHeader(meta, now));
+    if (covered && device?.ref === previous.deviceRef) {
+      return this.call(driver.set(sessionKey, value, ttl, 'XX'));
+    }
+    if (device === undefined) {
       const [written] = await this.call(
-        Promise.all([driver.set(sessionKey, value, ttl, 'XX'), driver.extend(keys.epoch(tag), ttl)]),
+        Promise.all([
+          driver.set(sessionKey, value, ttl, 'XX'),
+          driver.extend(keys.epoch(tag), reach(expiresAt, now)),
+        ]),
       );
       return written;
     }
-    const device = registry.meta ? deviceRecord(registry.meta) : { ref: '', value: '' };
     const reply = await this.script(
       'writeUser',
       [keys.epoch(tag), sessionKey, keys.registry(tag), keys.devices(tag)],
-      [epoch, handle, value, ttl, registry.score, registry.now, device.ref, device.value],
+      [
+        epoch,
+        handle,
+        value,
+        ttl,
+        expiresAt,
+        pruneBefore(now),
+        device.ref,
+        device.value,
+        reach(expiresAt, now),
+      ],
     );
     if (reply !== 0 && reply !== 1) throw badReply('writeUser', reply);
     return reply === 1;
@@ -247,11 +275,13 @@ export class SessionEngine extends EventEmitter {
     oldHandle: string,
     newHandle: string,
     value: string,
-    ttl: number,
-    registry: { score: number; now: number; meta: DeviceMeta } | undefined,
+    expiresAt: number,
+    now: number,
+    /** With the registry: the device as this request shows it. */
+    meta: DeviceMeta | undefined,
   ): Promise<boolean> {
     const { keys } = this;
-    const device = registry ? deviceRecord(registry.meta) : { ref: '', value: '' };
+    const device = meta ? deviceRecord(meta) : { ref: '', value: '' };
     const reply = await this.script(
       'rekey',
       [
@@ -267,11 +297,12 @@ export class SessionEngine extends EventEmitter {
         oldHandle,
         newHandle,
         value,
-        ttl,
-        registry?.score ?? '',
-        registry?.now ?? '',
+        expiresAt - now,
+        meta ? expiresAt : '',
+        pruneBefore(now),
         device.ref,
         device.value,
+        reach(expiresAt, now),
       ],
     );
     if (reply !== 0 && reply !== 1) throw badReply('rekey', reply);
@@ -368,7 +399,7 @@ export class SessionEngine extends EventEmitter {
           request.value(headerText),
           request.emptyValue(headerText),
           ttl,
-          now,
+          pruneBefore(now),
           registry ? request.expiresAt : '',
           registry ? limit.maxSessions : 0,
           limit.policy,
@@ -379,6 +410,7 @@ export class SessionEngine extends EventEmitter {
           device.value,
           legacyRevoked ? request.legacySavedAt! : '',
           attempt < 2 ? '1' : '0',
+          reach(request.expiresAt, now),
           ...known,
         ],
       );
@@ -443,7 +475,7 @@ export class SessionEngine extends EventEmitter {
           keys.registry(tag),
           ...handles.flatMap((h) => [keys.session(tag, epoch, h), keys.sessionReason(tag, h)]),
         ],
-        [epoch, limit, now, keep, encodeReason(REASONS.sessionLimit, now), ...handles],
+        [epoch, limit, pruneBefore(now), keep, encodeReason(REASONS.sessionLimit, now), ...handles],
       );
       if (!Array.isArray(reply)) throw badReply('trim', reply);
       const done = reply[0] === 1 ? reply[1] : reply[2];
@@ -507,6 +539,7 @@ export class SessionEngine extends EventEmitter {
           device.ref,
           device.value,
           this.settings.legacy ? this.settings.legacy.maxAge + COOKIE_SLACK : '',
+          reach(request.expiresAt, request.now),
         ],
       );
     } catch (error) {
@@ -559,7 +592,7 @@ export class SessionEngine extends EventEmitter {
           keys.devices(tag),
           ...handles.map((h) => keys.session(tag, epoch, h)),
         ],
-        [epoch, now, ...handles],
+        [epoch, pruneBefore(now), ...handles],
       );
       if (!Array.isArray(reply)) throw badReply('list', reply);
       const [status] = reply;

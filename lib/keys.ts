@@ -1,5 +1,5 @@
 // Key layout: user tags, session ids and handles, cookie values and the Redis key names built from them.
-import { createHash, hash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomFillSync } from 'node:crypto';
 
 /**
  * Epochs and session ids carry 128 bits from the CSPRNG (invariants 3 and 6), written as
@@ -32,8 +32,25 @@ const SID = /^[0-9a-z]{8}[A-Za-z0-9_-]{22}$/;
 // ignoreBOM: a leading U+FEFF is part of the id, not a byte-order mark to strip (it must round-trip).
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * CSPRNG bytes, fetched 4 KB at a time: one `randomBytes` call per token cost more than the rest
+ * of a login's JavaScript. Each byte is handed out once and zeroed as it goes, so the pool never
+ * holds a token already issued.
+ */
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
 export function randomToken(): string {
-  return randomBytes(RANDOM_BYTES).toString('base64url');
+  if (poolOffset + RANDOM_BYTES > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  poolOffset += RANDOM_BYTES;
+  const token = pool.toString('base64url', start, poolOffset);
+  pool.fill(0, start, poolOffset);
+  return token;
 }
 
 /** Rejects what cannot be encoded injectively: non-strings, the empty string, lone surrogates. */

@@ -14,8 +14,10 @@ import { EXPIRES_LENGTH, HEADER_LENGTH, STAMP_LENGTH } from './value.js';
  * - Writes to a signed-in session are conditional on the epoch the request read and on the key
  *   still existing (invariant 2): a request that loaded a session before a revocation can never
  *   write it back.
- * - Every key written gets a TTL, and the epoch key and registry are extended (PEXPIRE … GT, Redis
- *   7.0) to outlive the session just written (invariant 4).
+ * - Every key written gets a TTL, and the epoch key, registry and device hash are extended
+ *   (PEXPIRE … GT, Redis 7.0) to the *reach* the client passes: the time left until the session's
+ *   horizon, its end rounded up to a whole step (lib/horizon.ts), so they outlive it (invariant 4)
+ *   and later writes that end in the same step need not extend them again.
  * - A value the scripts inspect starts with the fixed-width expiry; with the registry on, the
  *   device header follows it (lib/value.ts).
  */
@@ -64,7 +66,8 @@ return {value, pttl}`;
 /**
  * Rewrite a signed-in session with the registry on (without it, a pipelined SET … XX does).
  * KEYS: epoch, session, registry, devices.
- * ARGV: epoch read by the request, handle, value, ttl, registry score, now, device ref, device value ('' none).
+ * ARGV: epoch read by the request, handle, value, ttl, registry score (the session's end), prune
+ *   before (lib/horizon.ts), device ref, device value ('' none), reach.
  * Reply: 1 written, 0 refused (revoked, rotated or logged out meanwhile).
  */
 const writeUser = `${EXTEND}
@@ -72,12 +75,14 @@ ${EPOCH_MATCHES}
 if not epochMatches then return 0 end
 local ttl = tonumber(ARGV[4])
 if not redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl, 'XX') then return 0 end
-redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
+local reach = tonumber(ARGV[9])
+redis.call('PEXPIRE', KEYS[1], reach, 'GT')
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
-extend(KEYS[3], ttl)
+-- GT: a write that raced ahead with a later horizon keeps it.
+redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[2])
+extend(KEYS[3], reach)
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[4], ARGV[7], ARGV[8]) end
-extend(KEYS[4], ttl)
+extend(KEYS[4], reach)
 return 1`;
 
 /**
@@ -86,7 +91,7 @@ return 1`;
  * session revoked meanwhile is not continued under the new id.
  * KEYS: epoch, old session, new session, registry, devices, the old handle's forwarding key.
  * ARGV: epoch read by the request, old handle, new handle, value, ttl, registry score ('' off),
- *   now, device ref, device value.
+ *   prune before, device ref, device value, reach.
  * Reply: 1 done, 0 refused.
  */
 const rekey = `${EXTEND}
@@ -97,16 +102,17 @@ local ttl = tonumber(ARGV[5])
 if not redis.call('SET', KEYS[3], ARGV[4], 'PX', ttl, 'NX') then
   return redis.error_reply('koa-epoch-session: session id collision')
 end
-redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
+local reach = tonumber(ARGV[10])
+redis.call('PEXPIRE', KEYS[1], reach, 'GT')
 -- A revoke by the old handle (from a device list) follows this to the new one.
 redis.call('SET', KEYS[6], ARGV[3], 'PX', ttl)
 redis.call('ZREM', KEYS[4], ARGV[2])
 if ARGV[6] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[7])
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
-  extend(KEYS[4], ttl)
+  extend(KEYS[4], reach)
   redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-  extend(KEYS[5], ttl)
+  extend(KEYS[5], reach)
 end
 return 1`;
 
@@ -167,11 +173,11 @@ return 1`;
  *   was told of.
  * ARGV: [1] epoch the keys were built with, [2] '1' if that epoch is freshly generated,
  *   [3] epoch value to create, [4] new handle, [5] value, [6] the same value without the previous
- *   session's data, [7] ttl, [8] now, [9] registry score ('' off), [10] maxSessions (0: none),
+ *   session's data, [7] ttl, [8] prune before (entries scored earlier are dead), [9] registry score ('' off), [10] maxSessions (0: none),
  *   [11] policy, [12] previous handle ('' none), [13] epoch of the previous session, [14] reason for
  *   evictions, [15] device ref, [16] device value, [17] legacy session's save time ('' when not an
- *   adoption), [18] '1' if the client may still ask again, [19...] the known handles, in the order
- *   of their KEYS pairs.
+ *   adoption), [18] '1' if the client may still ask again, [19] reach, [20...] the known handles, in
+ *   the order of their KEYS pairs.
  * Nothing is written before every check has passed, so a refused or repeated call changes nothing.
  * Reply: {1, epochValue, {evicted handles}, carried 1|0, {handles to trim}}: when other logins
  *   kept changing the registry, the client evicts with the trim script right after;
@@ -182,7 +188,8 @@ return 1`;
 const login = `${EXTEND}
 ${EPOCH_MATCHES}
 local ttl = tonumber(ARGV[7])
-local now = tonumber(ARGV[8])
+local reach = tonumber(ARGV[19])
+local pruneBefore = tonumber(ARGV[8])
 if epochValue then
   if not epochMatches then return {2, epochValue} end
 elseif ARGV[2] ~= '1' then
@@ -200,7 +207,7 @@ end
 local registry = ARGV[9] ~= ''
 local limit = tonumber(ARGV[10])
 local known = {}
-for i = 19, #ARGV do known[ARGV[i]] = 6 + 2 * (i - 18) - 1 end
+for i = 20, #ARGV do known[ARGV[i]] = 6 + 2 * (i - 19) - 1 end
 local victims = {}
 local trim = {}
 if registry and limit > 0 and epochValue then
@@ -208,7 +215,7 @@ if registry and limit > 0 and epochValue then
   -- not one whose key is gone (ended elsewhere, evicted by Redis). Only declared keys can be
   -- checked, so at the limit every entry must be declared before anyone is refused or evicted.
   local live = {}
-  for _, handle in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. now, '+inf')) do
+  for _, handle in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. pruneBefore, '+inf')) do
     if handle ~= ARGV[12] then
       local index = known[handle]
       if not index or redis.call('EXISTS', KEYS[index]) == 1 then live[#live + 1] = handle end
@@ -238,7 +245,7 @@ if registry and limit > 0 and epochValue then
 end
 if not epochValue then
   epochValue = ARGV[3]
-  redis.call('SET', KEYS[1], epochValue, 'PX', ttl)
+  redis.call('SET', KEYS[1], epochValue, 'PX', reach)
   -- A new epoch: whatever the registry lists (left by a rotate, or a lost epoch key) is dead.
   redis.call('UNLINK', KEYS[3], KEYS[4])
 end
@@ -255,7 +262,7 @@ if ARGV[12] ~= '' then
   end
 end
 if registry then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', pruneBefore)
   for handle, index in pairs(known) do
     if redis.call('EXISTS', KEYS[index]) == 0 then redis.call('ZREM', KEYS[3], handle) end
   end
@@ -270,12 +277,12 @@ end
 if not redis.call('SET', KEYS[2], value, 'PX', ttl, 'NX') then
   return redis.error_reply('koa-epoch-session: session id collision')
 end
-redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
+redis.call('PEXPIRE', KEYS[1], reach, 'GT')
 if registry then
   redis.call('ZADD', KEYS[3], ARGV[9], ARGV[4])
-  extend(KEYS[3], ttl)
+  extend(KEYS[3], reach)
   redis.call('HSET', KEYS[4], ARGV[15], ARGV[16])
-  extend(KEYS[4], ttl)
+  extend(KEYS[4], reach)
 end
 return {1, epochValue, victims, carried, trim}`;
 
@@ -284,7 +291,7 @@ return {1, epochValue, victims, carried, trim}`;
  * sessions over the limit, never the one just created. Each call counts again, atomically, so
  * concurrent trims never evict more than is over.
  * KEYS: epoch, registry, then a (session, session reason) pair per handle in ARGV.
- * ARGV: epoch of the keys, limit, now, the new session's handle, eviction reason, handles.
+ * ARGV: epoch of the keys, limit, prune before, the new session's handle, eviction reason, handles.
  * Reply: {1, {evicted}} done; {3, {handles}, {evicted}} still over: ask again with these handles.
  */
 const trim = `${EPOCH_MATCHES}
@@ -325,7 +332,7 @@ return {1, evicted}`;
  *   reason, the current handle's forwarding key, legacy marker.
  * ARGV: epoch read by the request, current handle, new epoch value, new handle, value, ttl,
  *   registry score ('' when off), reason value, device ref, device value, legacy window in ms
- *   ('' when no legacy migration runs).
+ *   ('' when no legacy migration runs), reach.
  * Reply: 1 done, 0 the caller's own session was already revoked.
  */
 const logoutOthers = `${EPOCH_MATCHES}
@@ -333,15 +340,16 @@ if not epochMatches then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local horizon = redis.call('PTTL', KEYS[1])
 local ttl = tonumber(ARGV[6])
+local reach = tonumber(ARGV[12])
 redis.call('DEL', KEYS[2])
 redis.call('UNLINK', KEYS[4], KEYS[5])
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+redis.call('SET', KEYS[1], ARGV[3], 'PX', reach)
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ttl, 'NX')
 if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[4])
-  redis.call('PEXPIRE', KEYS[4], ttl)
+  redis.call('PEXPIRE', KEYS[4], reach)
   redis.call('HSET', KEYS[5], ARGV[9], ARGV[10])
-  redis.call('PEXPIRE', KEYS[5], ttl)
+  redis.call('PEXPIRE', KEYS[5], reach)
 end
 if horizon > 0 then redis.call('SET', KEYS[6], ARGV[8], 'PX', horizon) end
 redis.call('SET', KEYS[7], ARGV[4], 'PX', ttl)
@@ -351,7 +359,7 @@ return 1`;
 
 /**
  * The device list. KEYS: epoch, registry, devices, then one session key per handle in ARGV.
- * ARGV: epoch the keys were built with, now, handles.
+ * ARGV: epoch the keys were built with, prune before, handles.
  * Prunes expired and vanished entries, and devices no live session refers to, as it goes.
  * Reply: {1, handle, header, device, ...} where header is the value's expiry and device header
  * (metadata only, never session data); {0} no epoch; {2, epochValue} ask again under that epoch;

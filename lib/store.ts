@@ -21,6 +21,7 @@ import {
   decodeValue,
   encodeHeader,
   encodeValue,
+  headerDeviceRef,
   rawHeader,
   type SessionData,
   withAuthenticatedAt,
@@ -289,31 +290,24 @@ export class EpochStore extends SessionEngine {
     let header = current.header;
     if (current.tag === undefined) {
       written = await this.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
-    } else if (this.settings.registry) {
-      // A rewrite records the device as this request shows it, and counts as activity.
-      const meta = requestMeta(request, current.createdAt ?? current.loginTime);
-      header = encodeHeader(meta, now);
-      written = await this.writeUser(
-        current.tag,
-        current.epoch!,
-        current.handle,
-        encodeValue(expiresAt, header, json),
-        ttl,
-        {
-          score: expiresAt,
-          now,
-          meta,
-        },
-      );
     } else {
-      written = await this.writeUser(
-        current.tag,
-        current.epoch!,
-        current.handle,
-        encodeValue(expiresAt, header, json),
-        ttl,
-        undefined,
-      );
+      // With the registry, a rewrite records the device as this request shows it, and counts as activity.
+      const meta = this.settings.registry
+        ? requestMeta(request, current.createdAt ?? current.loginTime)
+        : undefined;
+      written = await this.writeUser({
+        tag: current.tag,
+        epoch: current.epoch!,
+        handle: current.handle,
+        value: (written) => {
+          header = written;
+          return encodeValue(expiresAt, written, json);
+        },
+        expiresAt,
+        now,
+        previous: { expiresAt: current.expiresAt, deviceRef: headerDeviceRef(current.header) },
+        meta,
+      });
     }
     if (!written) {
       // Revoked, rotated or logged out elsewhere while this request ran: it stays dead, and its
@@ -353,8 +347,9 @@ export class EpochStore extends SessionEngine {
         from.handle,
         parsed.handle,
         encodeValue(expiresAt, header, json),
-        expiresAt - now,
-        meta ? { score: expiresAt, now, meta } : undefined,
+        expiresAt,
+        now,
+        meta,
       ));
     if (!moved) {
       // Revoked while this request ran: the session does not continue under the new id, not even

@@ -82,14 +82,33 @@ export function withAuthenticatedAt(json: string, authenticatedAt: number | unde
   return `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"_auth":${Math.floor(authenticatedAt)}}`;
 }
 
+/**
+ * The devices seen lately: every registry write names its device, and a busy app sees the same
+ * few thousand IP and user-agent pairs over and over; a hit saves a JSON encoding and a SHA-256.
+ */
+const recentDevices = new Map<string, { ref: string; value: string }>();
+const RECENT_DEVICES = 1000;
+
 /** The device hash entry for this IP and user agent: a reference, and the value stored under it. */
 export function deviceRecord(meta: DeviceMeta): { ref: string; value: string } {
+  const id = `${meta.ip}\n${meta.userAgent}`;
+  const known = recentDevices.get(id);
+  if (known !== undefined) return known;
   const value = JSON.stringify([
     normaliseIp(meta.ip).slice(0, MAX_IP),
     meta.userAgent.slice(0, MAX_USER_AGENT),
   ]);
   const ref = createHash('sha256').update(value).digest('base64url').slice(0, DEVICE_REF_LENGTH);
-  return { ref, value };
+  const record = { ref, value };
+  // Map keeps insertion order: when full, the first entry is the one added longest ago.
+  if (recentDevices.size >= RECENT_DEVICES) recentDevices.delete(recentDevices.keys().next().value!);
+  recentDevices.set(id, record);
+  return record;
+}
+
+/** The device reference in a raw registry header, or `undefined` when there is no header. */
+export function headerDeviceRef(header: string): string | undefined {
+  return header.length === HEADER_LENGTH ? header.slice(2 * STAMP_LENGTH) : undefined;
 }
 
 /** `::ffff:192.0.2.1` (an IPv4 client of a dual-stack socket) is `192.0.2.1` to a person. */

@@ -16,7 +16,14 @@ import {
   type RequestState,
   stateOf,
 } from '../state.js';
-import { type DeviceMeta, decodeValue, encodeHeader, encodeValue, rawHeader } from '../value.js';
+import {
+  type DeviceMeta,
+  decodeValue,
+  encodeHeader,
+  encodeValue,
+  headerDeviceRef,
+  rawHeader,
+} from '../value.js';
 import { isSecure } from './cookie.js';
 import { factsOf } from './request.js';
 
@@ -529,27 +536,24 @@ export class ExpressEpochStore extends Store {
     let header = current.header;
     if (current.tag === undefined) {
       written = await engine.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
-    } else if (engine.settings.registry) {
-      // A rewrite records the device as this request shows it, and counts as activity.
-      const meta = requestMeta(req, current.createdAt ?? current.loginTime);
-      header = encodeHeader(meta, now);
-      written = await engine.writeUser(
-        current.tag,
-        current.epoch!,
-        current.handle,
-        encodeValue(expiresAt, header, json),
-        ttl,
-        { score: expiresAt, now, meta },
-      );
     } else {
-      written = await engine.writeUser(
-        current.tag,
-        current.epoch!,
-        current.handle,
-        encodeValue(expiresAt, header, json),
-        ttl,
-        undefined,
-      );
+      // With the registry, a rewrite records the device as this request shows it, and counts as activity.
+      const meta = engine.settings.registry
+        ? requestMeta(req, current.createdAt ?? current.loginTime)
+        : undefined;
+      written = await engine.writeUser({
+        tag: current.tag,
+        epoch: current.epoch!,
+        handle: current.handle,
+        value: (written) => {
+          header = written;
+          return encodeValue(expiresAt, written, json);
+        },
+        expiresAt,
+        now,
+        previous: { expiresAt: current.expiresAt, deviceRef: headerDeviceRef(current.header) },
+        meta,
+      });
     }
     if (!written) {
       // Revoked, rotated or logged out elsewhere while this request ran: it stays dead, and its
@@ -591,8 +595,9 @@ export class ExpressEpochStore extends Store {
         from.handle,
         parsed.handle,
         encodeValue(expiresAt, header, json),
-        expiresAt - now,
-        meta ? { score: expiresAt, now, meta } : undefined,
+        expiresAt,
+        now,
+        meta,
       ));
     if (!moved) {
       // Revoked while this request ran: the session does not continue under the new id, not even

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import type { Request } from 'express';
 import { createExpressSessions } from '../../lib/express/index.js';
+import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
 import { allKeys, watchCommands } from '../support/redis-view.js';
 import {
   captured,
@@ -275,26 +276,48 @@ describe('express-session options under the epoch store: resave, saveUninitializ
     expect(sent.filter((name) => !['mget', 'set', 'pexpire'].includes(name))).to.deep.equal([]);
   });
 
-  it('a due touch rewrites only the expiry (SET … XX) and extends the epoch key (PEXPIRE … GT), data unchanged', async () => {
-    const t = makeExpressApp({ maxAge: 60_000 });
-    const agent = t.agent();
-    await agent.post('/login?user=ben').expect(200);
-    await agent.post('/set?a=1').expect(200);
-    const [key] = await liveSessionKeys(t);
-    const before = (await t.redis.get(key!))!;
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const monitor = await watchCommands(t.redis);
-    const res = await agent.get('/whoami').expect(200);
-    const seen = (await monitor.stop()).filter((c) => c.source !== 'lua').map((c) => c.args.join(' '));
-    const after = (await t.redis.get(key!))!;
-    expect(after.slice(9)).to.equal(before.slice(9));
-    expect(Number.parseInt(after.slice(0, 9), 36)).to.be.greaterThan(
-      Number.parseInt(before.slice(0, 9), 36) + 600,
-    );
-    expect(seen.some((line) => /^set .* xx$/i.test(line))).to.equal(true);
-    expect(seen.some((line) => /^pexpire sess:\{[^}]+\}:e \d+ gt$/i.test(line))).to.equal(true);
-    expect(res.headers['set-cookie'], 'rolling is off: express-session sends no cookie').to.equal(undefined);
-  });
+  for (const crossing of [false, true]) {
+    it(`a due touch rewrites only the expiry (SET … XX)${crossing ? ', and extends the epoch key (PEXPIRE … GT) when it ends in a later horizon step' : ' and nothing else when it ends in the same horizon step'}`, async () => {
+      const t = makeExpressApp({ maxAge: 60_000 });
+      const agent = t.agent();
+      await agent.post('/login?user=ben').expect(200);
+      await agent.post('/set?a=1').expect(200);
+      const [key] = await liveSessionKeys(t);
+      const epochKey = key!.replace(/:[^:]+:[^:]+$/, ':e');
+      const before = (await t.redis.get(key!))!;
+      // The touch ends in [soonest, soonest + 500]. Store an end a step boundary before it
+      // (crossing), or 0.7 s to 30 s before it in the same step; wait out moments that allow neither.
+      let stored: number | undefined;
+      for (let tries = 0; stored === undefined; tries++) {
+        expect(tries).to.be.below(5);
+        const soonest = Date.now() + 60_000;
+        const boundary = Math.floor(soonest / HORIZON_STEP) * HORIZON_STEP;
+        const same = Math.max(horizon(soonest + 500) - HORIZON_STEP + 1, soonest - 30_000);
+        if (crossing) stored = boundary - Date.now() >= 2_000 ? boundary : undefined;
+        else stored = same <= soonest - 700 ? same : undefined;
+        if (stored === undefined) await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+      const now = Date.now();
+      await t.redis.set(key!, stored.toString(36).padStart(9, '0') + before.slice(9), 'PX', stored - now);
+      await t.redis.pexpire(epochKey, horizon(stored) - now, 'GT');
+      const monitor = await watchCommands(t.redis);
+      const res = await agent.get('/whoami').expect(200);
+      const seen = (await monitor.stop()).filter((c) => c.source !== 'lua').map((c) => c.args.join(' '));
+      const after = (await t.redis.get(key!))!;
+      expect(after.slice(9)).to.equal(before.slice(9));
+      expect(Number.parseInt(after.slice(0, 9), 36)).to.be.greaterThan(stored);
+      expect(seen.some((line) => /^set .* xx$/i.test(line))).to.equal(true);
+      expect(seen.some((line) => /^pexpire sess:\{[^}]+\}:e \d+ gt$/i.test(line))).to.equal(crossing);
+      expect(
+        seen.some((line) => /^(eval|evalsha) /i.test(line)),
+        'no script',
+      ).to.equal(false);
+      expect(await t.redis.pttl(epochKey)).to.be.at.least(await t.redis.pttl(key!));
+      expect(res.headers['set-cookie'], 'rolling is off: express-session sends no cookie').to.equal(
+        undefined,
+      );
+    });
+  }
 
   it('saveUninitialized: false stores nothing and sets no cookie for an empty visit; true stores an anonymous session', async () => {
     const lazy = makeExpressApp();

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
 import { closeClients, makeApp, newRedis } from '../support/app.js';
 import { allKeys, commandStats, resetStats, watchCommands } from '../support/redis-view.js';
 
@@ -45,31 +46,72 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     expect(counts).to.deep.equal({ mget: 10 });
   });
 
-  it('a rolling touch rewrites only the expiry (SET … XX) and extends the epoch key (PEXPIRE … GT), in one round trip', async () => {
+  /**
+   * A signed-in session of `user` whose stored end is moved to `expiresAt` (with the epoch key
+   * extended to its horizon, as the write that stored it would have), then one rolling touch
+   * watched with MONITOR. Returns the commands the app sent and the keys' TTLs after it.
+   */
+  async function touchFrom(user: string, pick: (soonest: number) => number | undefined) {
     const t = makeApp({ rolling: true, maxAge: 60_000 });
     const agent = t.agent();
-    await agent.post('/login?user=ben').expect(200);
+    await agent.post(`/login?user=${user}`).expect(200);
     await agent.post('/set?a=1').expect(200);
-    const key = await sessionKey(t.redis, 'ben');
-    const before = (await t.redis.get(key))!;
-    // Past the touch window (1% of maxAge here), a rolling save is due.
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    const key = await sessionKey(t.redis, user);
+    const epochKey = `sess:{${tag(user)}}:e`;
+    const stored = (await t.redis.get(key))!;
+    let expiresAt: number | undefined;
+    // The earliest end the touch can write is now + maxAge; `pick` says what to store before it,
+    // or undefined when this moment is too close to a step boundary to arrange it (then wait).
+    for (let tries = 0; expiresAt === undefined; tries++) {
+      expect(tries, 'found a moment to arrange the stored end').to.be.below(5);
+      expiresAt = pick(Date.now() + 60_000);
+      if (expiresAt === undefined) await new Promise((resolve) => setTimeout(resolve, 1_500));
+    }
+    const now = Date.now();
+    await t.redis.set(key, expiresAt.toString(36).padStart(9, '0') + stored.slice(9), 'PX', expiresAt - now);
+    await t.redis.pexpire(epochKey, horizon(expiresAt) - now, 'GT');
     const monitor = await watchCommands(t.redis);
     await agent.get('/whoami').expect(200);
     const seen = (await monitor.stop()).filter((c) => c.name !== 'cluster').map((c) => c.args.join(' '));
     const after = (await t.redis.get(key))!;
-    expect(after.slice(9), 'the data and header are unchanged').to.equal(before.slice(9));
-    expect(Number.parseInt(after.slice(0, 9), 36)).to.be.greaterThan(
-      Number.parseInt(before.slice(0, 9), 36) + 600,
-    );
+    expect(after.slice(9), 'the data and header are unchanged').to.equal(stored.slice(9));
+    expect(Number.parseInt(after.slice(0, 9), 36), 'the end moved').to.be.greaterThan(expiresAt);
     expect(seen.filter((line) => /^set /i.test(line))).to.have.length(1);
-    expect(seen.some((line) => /^set .* xx$/i.test(line))).to.equal(true);
-    expect(seen.some((line) => /^pexpire sess:\{[^}]+\}:e \d+ gt$/i.test(line))).to.equal(true);
+    expect(
+      seen.some((line) => /^set .* xx$/i.test(line)),
+      'SET … XX',
+    ).to.equal(true);
     expect(
       seen.some((line) => /^(eval|evalsha) /i.test(line)),
       'no script',
     ).to.equal(false);
-    expect(await t.redis.pttl(key)).to.be.within(59_000, 60_000);
+    const [sessionTtl, epochTtl] = [await t.redis.pttl(key), await t.redis.pttl(epochKey)];
+    expect(sessionTtl).to.be.within(59_000, 60_000);
+    expect(epochTtl, 'the epoch key outlives the session').to.be.at.least(sessionTtl);
+    return { seen, epochTtl };
+  }
+
+  it('a rolling touch that ends in the same horizon step as the stored session is one SET … XX, nothing else', async () => {
+    const { seen } = await touchFrom('ben', (soonest) => {
+      // The touch writes an end in [soonest, soonest + 500]; store one 0.6 s to 30 s before it, in the same step.
+      const step = horizon(soonest + 500);
+      const stored = Math.max(step - HORIZON_STEP + 1, soonest - 30_000);
+      return stored <= soonest - 700 ? stored : undefined;
+    });
+    expect(seen.filter((line) => !/^get |^mget /i.test(line))).to.have.length(1);
+  });
+
+  it('a rolling touch that ends in a later step also extends the epoch key to its horizon (PEXPIRE … GT), in the same round trip', async () => {
+    const { seen, epochTtl } = await touchFrom('bea', (soonest) => {
+      // A step boundary at least 2 s away and before the touch's earliest end.
+      const boundary = Math.floor(soonest / HORIZON_STEP) * HORIZON_STEP;
+      return boundary - Date.now() >= 2_000 ? boundary : undefined;
+    });
+    expect(
+      seen.some((line) => /^pexpire sess:\{[^}]+\}:e \d+ gt$/i.test(line)),
+      'PEXPIRE … GT',
+    ).to.equal(true);
+    expect(epochTtl).to.be.greaterThan(60_000 - 1_000);
   });
 
   it('skips a rolling touch that would move the expiry by less than the touch window', async () => {

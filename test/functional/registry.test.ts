@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type { Context } from 'koa';
+import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
 import { SessionLimitError } from '../../lib/index.js';
 import { closeClients, cookieValue, makeApp } from '../support/app.js';
-import { allKeys } from '../support/redis-view.js';
+import { allKeys, watchCommands } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
 const registryKey = (id: string) => `sess:{${tag(id)}}:r`;
@@ -149,17 +150,37 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect((await t.sessions.list('kim')).map((s) => s.id)).to.deep.equal([live!.id]);
   });
 
-  it('the next write prunes stale entries and re-adds its own session', async () => {
+  it('the next registry write (here: from another device) prunes stale entries and re-adds its own session', async () => {
     const t = makeApp({ registry: true });
     const agent = t.agent();
     await agent.post('/login?user=gil').expect(200);
-    await t.redis.zadd(registryKey('gil'), Date.now() - 1_000, 'stale-handle-aaaaaaaaaa');
+    // Dead for sure: scored more than one horizon step ago (lib/horizon.ts).
+    await t.redis.zadd(registryKey('gil'), Date.now() - HORIZON_STEP - 1_000, 'stale-handle-aaaaaaaaaa');
     await t.redis.pexpire(registryKey('gil'), 60_000);
-    await agent.post('/set?x=1').expect(200);
+    await agent.post('/set?x=1').set('User-Agent', 'another device').expect(200);
     const members = await t.redis.zrange(registryKey('gil'), '0', '-1');
     expect(members).to.not.include('stale-handle-aaaaaaaaaa');
     expect(members).to.have.length(1);
     expect(await t.redis.pttl(registryKey('gil'))).to.be.greaterThan(60_000);
+  });
+
+  it('a change from the same device that ends in the same horizon step is one SET … XX: no script, and list() shows the new end', async () => {
+    const t = makeApp({ registry: true, maxAge: 60_000 });
+    const agent = t.agent();
+    // Login and change must end in the same step (lib/horizon.ts): not within 2 s of a boundary.
+    while (horizon(Date.now() + 60_000) !== horizon(Date.now() + 62_000)) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await agent.post('/login?user=gus').expect(200);
+    const before = (await t.sessions.list('gus'))[0]!;
+    await new Promise((r) => setTimeout(r, 20));
+    const monitor = await watchCommands(t.redis);
+    await agent.post('/set?x=1').expect(200);
+    const seen = (await monitor.stop()).filter((c) => c.name !== 'cluster').map((c) => c.name);
+    expect(seen).to.deep.equal(['mget', 'set']);
+    const after = (await t.sessions.list('gus'))[0]!;
+    expect(after.id).to.equal(before.id);
+    expect(after.expiresAt.getTime()).to.be.greaterThan(before.expiresAt.getTime());
   });
 
   it('refreshes last-seen at most once per lastSeenInterval: the read stays one MGET, the refresh is a separate write when stale', async () => {

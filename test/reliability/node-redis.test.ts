@@ -144,7 +144,13 @@ describe('node-redis on real servers (issue 14)', function () {
         const cookie = await signIn(t, 'bo');
         await client.sendCommand(['SCRIPT', 'FLUSH']);
         const watch = await monitor(master.port);
-        await t.agent().post('/set?x=1').set('Cookie', cookie).expect(200);
+        // From another device, so the write files it in the registry: a script, not a plain SET.
+        await t
+          .agent()
+          .post('/set?x=1')
+          .set('Cookie', cookie)
+          .set('User-Agent', 'another device')
+          .expect(200);
         const seen = (await watch.stop()).map((s) => s.name).filter((n) => n.startsWith('EVAL'));
         expect(seen).to.deep.equal(['EVALSHA', 'EVAL']);
         expect((await t.agent().get('/whoami').set('Cookie', cookie).expect(200)).body.data).to.deep.include({
