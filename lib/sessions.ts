@@ -168,6 +168,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     const current = ctx.sessionOptions?.maxAge ?? maxAge;
     return dataJson(
       current === 'session' ? { ...data, _session: true } : { ...data, _maxAge: Number(current) },
+      maxAge,
     );
   }
 

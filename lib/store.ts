@@ -23,6 +23,7 @@ import {
   encodeValue,
   headerDeviceRef,
   rawHeader,
+  restoreLifetime,
   type SessionData,
   withAuthenticatedAt,
 } from './value.js';
@@ -154,6 +155,7 @@ export class EpochStore extends SessionEngine {
     };
     state.presented = session;
     state.current = session;
+    restoreLifetime(value.data, this.settings.maxAge);
     // koa-session checks `_expire` itself, and `renew` reads it.
     if (typeof value.data._maxAge === 'number') value.data._expire = value.expiresAt;
     return value.data;
@@ -185,7 +187,7 @@ export class EpochStore extends SessionEngine {
     const now = Date.now();
     const current = state.current;
     const holder = current?.key === key ? current : key === state.minted ? state.regenerateFrom : undefined;
-    const json = withAuthenticatedAt(dataJson(sessionData), holder?.authenticatedAt);
+    const json = withAuthenticatedAt(dataJson(sessionData, this.settings.maxAge), holder?.authenticatedAt);
     if (isEnded(state, key) || (state.nulled && current?.key === key && current.tag !== undefined)) {
       // Logout (or `ctx.session = null`) then a new object: koa-session would save it under the
       // signed-in key it already had. That key is ended, and stays ended (invariants 2 and 6).
@@ -424,7 +426,7 @@ export class EpochStore extends SessionEngine {
     // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
     // adopted session a whole new lifetime. It keeps what was left of the old one.
     if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
-    const json = dataJson(data);
+    const json = dataJson(data, this.settings.maxAge);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
     // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
     const savedAt =

@@ -66,11 +66,45 @@ function encodeExpires(expiresAt: number): string {
   return Math.floor(expiresAt).toString(36).padStart(EXPIRES_LENGTH, '0');
 }
 
-/** The data as koa-session hands it to `set`, minus the expiry, which the value keeps in front. */
-export function dataJson(sessionData: SessionData): string {
-  if (!('_expire' in sessionData)) return JSON.stringify(sessionData);
-  const { _expire, ...data } = sessionData;
-  return JSON.stringify(data);
+/**
+ * koa-session's save appends its bookkeeping last: `_expire` and `_maxAge`, or `_session`. Matched
+ * at the end of the JSON text, so the object is never copied. Only the top level can end this
+ * way: a nested object would leave a second brace, and a string's quotes inside JSON are escaped.
+ */
+const LIFETIME_TAIL = /([{,])(?:"_expire":[-+.\deE]+,)?(?:"_maxAge":([-+.\deE]+)|"_session":true)\}$/;
+
+/**
+ * The data as koa-session hands it to `set`, minus the expiry, which the value keeps in front, and
+ * minus the lifetime when it is the app's default (`implied`, the `maxAge` option): every session
+ * would otherwise repeat it, about a tenth of a small session's value. A read restores it
+ * (`restoreLifetime`), so koa-session sees exactly what it saved.
+ */
+export function dataJson(sessionData: SessionData, implied?: number | 'session'): string {
+  const json = JSON.stringify(sessionData);
+  const tail = LIFETIME_TAIL.exec(json);
+  if (tail === null) {
+    if (!('_expire' in sessionData)) return json;
+    const { _expire, ...data } = sessionData;
+    return JSON.stringify(data);
+  }
+  const [whole, opening, maxAge] = tail;
+  if (!whole.includes('"_expire"') && '_expire' in sessionData) {
+    // Not koa-session's order: drop the expiry the slow way, then look again.
+    const { _expire, ...data } = sessionData;
+    return dataJson(data, implied);
+  }
+  const isImplied = maxAge === undefined ? implied === 'session' : Number(maxAge) === implied;
+  const kept = isImplied ? '' : maxAge === undefined ? '"_session":true' : `"_maxAge":${maxAge}`;
+  const head = json.slice(0, json.length - whole.length);
+  if (opening === '{') return `{${kept}}`;
+  return kept === '' ? `${head}}` : `${head},${kept}}`;
+}
+
+/** Puts back the lifetime `dataJson` left out because it was the default. */
+export function restoreLifetime(data: SessionData, implied: number | 'session'): void {
+  if ('_maxAge' in data || '_session' in data) return;
+  if (implied === 'session') data._session = true;
+  else data._maxAge = implied;
 }
 
 /**

@@ -82,6 +82,36 @@ describe('remember me: a per-session lifetime (issue 15)', () => {
     expect((await agent.get('/whoami')).body.userId).to.equal('tia');
   });
 
+  it('stores the lifetime only when it is not the default: koa-session reads the same maxAge either way', async () => {
+    const t = makeApp(
+      { maxAge: DAY },
+      {
+        ...routes,
+        'GET /max-age': (ctx: Context) => {
+          ctx.state.maxAge = ctx.session!.maxAge;
+        },
+      },
+    );
+    const usual = t.agent();
+    await usual.post('/login?user=uma').expect(200);
+    await usual.post('/set?x=1').expect(200);
+    const remembered = t.agent();
+    await remembered.post(`/remember?user=ula&maxAge=${30 * DAY}`).expect(200);
+    const stored = async (user: string) => {
+      const tag = Buffer.from(user).toString('base64url');
+      const [key] = (await allKeys(t.redis, `sess:{${tag}}:*:*`)).filter((k) => !/:[xm]:/.test(k));
+      return (await t.redis.get(key!))!;
+    };
+    expect(await stored('uma')).to.not.include('_maxAge');
+    expect(await stored('ula')).to.include(`"_maxAge":${30 * DAY}`);
+    expect((await usual.get('/max-age').expect(200)).body.maxAge).to.equal(DAY);
+    expect((await remembered.get('/max-age').expect(200)).body.maxAge).to.equal(30 * DAY);
+    // A rolling save of the compact value keeps the session and its default lifetime.
+    const res = await usual.post('/set?x=2').expect(200);
+    expect(cookieExpiry(res)! - Date.now()).to.be.within(DAY - 5_000, DAY + 1_000);
+    expect((await usual.get('/whoami')).body).to.deep.include({ userId: 'uma', data: { x: '2' } });
+  });
+
   it('refuses a maxAge that is not a whole number of ms or "session"', async () => {
     const t = makeApp({}, routes);
     for (const bad of ['0', '-5', '1.5', 'NaN']) {

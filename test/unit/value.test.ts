@@ -10,12 +10,51 @@ import {
   encodeValue,
   normaliseIp,
   rawHeader,
+  restoreLifetime,
 } from '../../lib/value.js';
 
 describe('stored value (unit)', () => {
   it('takes _expire out of the JSON (the value keeps it in front) and keeps everything else', () => {
     expect(dataJson({ a: 1, _expire: 123, _maxAge: 5 })).to.equal('{"a":1,"_maxAge":5}');
     expect(dataJson({ a: 1, _session: true })).to.equal('{"a":1,"_session":true}');
+  });
+
+  it('leaves out the lifetime when it is the default, and restoreLifetime puts it back exactly (property)', () => {
+    expect(dataJson({ a: 1, _expire: 123, _maxAge: 5 }, 5)).to.equal('{"a":1}');
+    expect(dataJson({ a: 1, _expire: 123, _maxAge: 5 }, 6)).to.equal('{"a":1,"_maxAge":5}');
+    expect(dataJson({ _expire: 123, _maxAge: 5 }, 5)).to.equal('{}');
+    expect(dataJson({ a: 1, _session: true }, 'session')).to.equal('{"a":1}');
+    expect(dataJson({ a: 1, _session: true }, 5)).to.equal('{"a":1,"_session":true}');
+    // Only koa-session's own fields at the top level: nested look-alikes and strings stay.
+    expect(dataJson({ a: { _expire: 1, _maxAge: 5 } }, 5)).to.equal('{"a":{"_expire":1,"_maxAge":5}}');
+    expect(dataJson({ a: ',"_expire":1,"_maxAge":5}' }, 5)).to.equal(
+      '{"a":",\\"_expire\\":1,\\"_maxAge\\":5}"}',
+    );
+    const implied = fc.oneof(fc.constant<'session'>('session'), fc.integer({ min: 1, max: 1e9 }));
+    const lifetime = fc.oneof(
+      fc.constant({}),
+      fc.record({ _session: fc.constant(true) }),
+      fc.record({ _expire: fc.integer(), _maxAge: fc.integer({ min: 1, max: 1e9 }) }),
+      fc.record({ _maxAge: fc.integer({ min: 1, max: 1e9 }), _expire: fc.integer() }),
+      fc.record({ _maxAge: fc.constant(5) }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), lifetime, implied, (data, life, dflt) => {
+        const saved = { ...data, ...life };
+        const json = dataJson(saved, dflt);
+        const read = JSON.parse(json);
+        restoreLifetime(read, dflt);
+        const { _expire, ...want } = saved as Record<string, unknown>;
+        if (!('_maxAge' in want) && !('_session' in want)) {
+          if (dflt === 'session') want._session = true;
+          else want._maxAge = dflt;
+        }
+        // Through JSON, as Redis keeps it (-0 becomes 0).
+        expect(read).to.deep.equal(JSON.parse(JSON.stringify(want)));
+        expect(json.length).to.be.at.most(JSON.stringify(want).length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('round-trips the expiry and data, with and without device metadata (property)', () => {
