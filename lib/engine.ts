@@ -1,6 +1,7 @@
 // The session engine: every Redis operation on the epoch-keyed layout, with no framework in sight.
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
+import { publishRedisError, publishRejected, traceEngine } from './diagnostics.js';
 import type { RedisDriver } from './driver.js';
 import { EpochCache } from './epoch-cache.js';
 import { replyOf, SessionReplicationError, SessionStoreUnavailableError } from './errors.js';
@@ -113,6 +114,7 @@ export class SessionEngine extends EventEmitter {
       if (!(error instanceof SessionReplicationError)) {
         debug('redis error: %s', (error as Error).message);
         this.emit('redis-error', error);
+        publishRedisError(error);
       }
       throw error;
     }
@@ -694,6 +696,7 @@ export class SessionEngine extends EventEmitter {
     });
     if (created.status === 'revoked') {
       this.emit('rejected', { userId, sessionId: handle, ...created.revocation });
+      publishRejected(handle, created.revocation);
       return { revocation: created.revocation };
     }
     if (created.status === 'limited') {
@@ -730,6 +733,8 @@ export class SessionEngine extends EventEmitter {
     return { raw, pttl };
   }
 }
+
+traceEngine(SessionEngine.prototype);
 
 function churn(step: string): Error {
   return new SessionStoreUnavailableError(

@@ -2,6 +2,16 @@
 export { createSessionAdmin, type SessionAdmin } from './admin.js';
 export type { SessionData, SessionObject } from './context.js';
 export {
+  CHANNELS,
+  type LoginMessage,
+  type ReadMessage,
+  type RedisErrorMessage,
+  type RejectedMessage,
+  type RevokeMessage,
+  type RotateMessage,
+  type WriteMessage,
+} from './diagnostics.js';
+export {
   SessionError,
   SessionLimitError,
   SessionNotFreshError,

@@ -1,5 +1,6 @@
 // The koa-session store: get, set, destroy and genid on the epoch-keyed layout, checked against what the request holds.
 import { debuglog } from 'node:util';
+import { publishRejected } from './diagnostics.js';
 import { adoptedUser, SessionEngine } from './engine.js';
 import { SessionError } from './errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from './keys.js';
@@ -107,6 +108,7 @@ export class EpochStore extends SessionEngine {
       );
       if (state.revoked)
         this.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...state.revoked });
+      publishRejected(parsed.handle, state.revoked);
       return undefined;
     }
     // Hashed tags learn the id from the epoch key; it must hash back to the tag in the cookie.
@@ -116,6 +118,7 @@ export class EpochStore extends SessionEngine {
       await this.endUser(tag, parsed.epoch, parsed.handle, encodeReason(REASONS.lifetime, now));
       state.revoked = { reason: REASONS.lifetime, at: new Date(lifetimeEnd) };
       this.emit('rejected', { userId, sessionId: parsed.handle, ...state.revoked });
+      publishRejected(parsed.handle, state.revoked);
       return undefined;
     }
     const data = this.#hold(state, key, parsed, read.raw, now, userId);

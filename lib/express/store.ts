@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { debuglog } from 'node:util';
 import session from 'express-session';
+import { publishRejected } from '../diagnostics.js';
 import { adoptedUser, SessionEngine } from '../engine.js';
 import { SessionError } from '../errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../keys.js';
@@ -309,6 +310,7 @@ export class ExpressEpochStore extends Store {
       );
       if (state) state.revoked = revoked;
       if (revoked) engine.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...revoked });
+      publishRejected(parsed.handle, revoked);
       return undefined;
     }
     // Hashed tags learn the id from the epoch key; it must hash back to the tag in the cookie.
@@ -319,6 +321,7 @@ export class ExpressEpochStore extends Store {
       const revoked = { reason: REASONS.lifetime, at: new Date(lifetimeEnd) };
       if (state) state.revoked = revoked;
       engine.emit('rejected', { userId, sessionId: parsed.handle, ...revoked });
+      publishRejected(parsed.handle, revoked);
       return undefined;
     }
     const data = this.#hold(state, key, parsed, read.raw, now, userId);
