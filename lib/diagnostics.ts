@@ -145,12 +145,12 @@ export function traceEngine(engine: SessionEngine): void {
       (raw) => raw !== undefined,
     );
   };
-  engine.writeUser = function (tag, epoch, handle, value, ttl, registry) {
-    if (!write.hasSubscribers) return writeUser.call(this, tag, epoch, handle, value, ttl, registry);
+  engine.writeUser = function (request) {
+    if (!write.hasSubscribers) return writeUser.call(this, request);
     return traced(
       write,
-      { signedIn: true, sessionId: handle, mode: 'update' },
-      () => writeUser.call(this, tag, epoch, handle, value, ttl, registry),
+      { signedIn: true, sessionId: request.handle, mode: 'update' },
+      () => writeUser.call(this, request),
       Boolean,
     );
   };
@@ -163,13 +163,13 @@ export function traceEngine(engine: SessionEngine): void {
       Boolean,
     );
   };
-  engine.rekeyUser = function (tag, epoch, oldHandle, newHandle, value, ttl, registry) {
-    if (!write.hasSubscribers)
-      return rekeyUser.call(this, tag, epoch, oldHandle, newHandle, value, ttl, registry);
+  engine.rekeyUser = function (...args) {
+    if (!write.hasSubscribers) return rekeyUser.apply(this, args);
+    const [, , oldHandle, newHandle] = args;
     return traced(
       write,
       { signedIn: true, sessionId: newHandle, mode: 'rekey', previousSessionId: oldHandle },
-      () => rekeyUser.call(this, tag, epoch, oldHandle, newHandle, value, ttl, registry),
+      () => rekeyUser.apply(this, args),
       Boolean,
     );
   };

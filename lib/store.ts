@@ -71,8 +71,18 @@ export class EpochStore extends SessionEngine {
     const from = state.regenerateFrom;
     // The new sid keeps the login time, so an absolute lifetime still counts from the login.
     const key = from ? externalKey(from.tag, from.epoch, newSid(from.loginTime)) : newSid(Date.now());
-    // koa-session starts a new session under this key: nothing the request read describes it.
-    if (!from) state.current = undefined;
+    if (!from) {
+      // koa-session checks `_expire` a moment after `get` did: a session that reached its
+      // absolute lifetime in between is dropped there, and the request should still learn why.
+      const read = state.current;
+      if (read !== undefined && read === state.presented && read.tag !== undefined && !state.revoked) {
+        const end = this.lifetimeEnd(read.loginTime);
+        if (end !== undefined && end <= Date.now())
+          state.revoked = { reason: REASONS.lifetime, at: new Date(end) };
+      }
+      // koa-session starts a new session under this key: nothing the request read describes it.
+      state.current = undefined;
+    }
     state.minted = key;
     return key;
   };

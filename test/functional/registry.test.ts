@@ -291,6 +291,29 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect(last.body.revoked).to.equal('lifetime-exceeded');
   });
 
+  it('a session koa-session drops at its absolute lifetime, a moment after the store read it, still says why', async () => {
+    const t = makeApp({ registry: true, absoluteMaxAge: 60_000 });
+    const res = await t.agent().post('/login?user=jon').expect(200);
+    const key = decodeURIComponent(cookieValue(res)!);
+    const loginTime = Number.parseInt(key.slice(key.lastIndexOf('.') + 1).slice(0, 8), 36);
+    const end = loginTime + 60_000;
+    const ctx = {};
+    const realNow = Date.now;
+    try {
+      // The store reads it 1 ms before the end; koa-session's own `_expire` check comes 1 ms after.
+      Date.now = () => end - 1;
+      expect(await t.sessions.store.get(key, undefined, { ctx }), 'read while live').to.not.equal(undefined);
+      Date.now = () => end + 1;
+      t.sessions.store.genid(ctx);
+    } finally {
+      Date.now = realNow;
+    }
+    expect(t.sessions.revokedReason(ctx as Context)).to.deep.equal({
+      reason: 'lifetime-exceeded',
+      at: new Date(end),
+    });
+  });
+
   it('records a reason for each kind of revocation and hands it to the next request', async () => {
     const t = makeApp({ registry: true, maxSessions: 1 });
     const a = t.agent();
