@@ -169,6 +169,10 @@ export interface Stats {
   deviceTables: number;
   /** Revocation reasons (`…:x` and `…:x:<handle>`). */
   reasons: number;
+  /** After a re-key, where a session moved (`…:m:<handle>`), so a revoke by a listed id still reaches it. */
+  forwards: number;
+  /** While a legacy migration runs, when the user was last rotated (`…:l`). */
+  legacyMarkers: number;
   /** Keys under the prefix that are not in this library's layout. */
   other: number;
   /** Must be 0: the library gives every key a TTL (SPEC invariant 4). */
@@ -179,7 +183,7 @@ export interface Stats {
 
 type KeyKind =
   | { kind: 'session'; tag: string; epoch: string }
-  | { kind: 'anonymous' | 'epoch' | 'registry' | 'devices' | 'reason' | 'other' };
+  | { kind: 'anonymous' | 'epoch' | 'registry' | 'devices' | 'reason' | 'forward' | 'legacy' | 'other' };
 
 const TOKEN = '[A-Za-z0-9_-]{22}';
 const HANDLE = '[A-Za-z0-9_-]{16}';
@@ -187,6 +191,7 @@ const ANONYMOUS = new RegExp(`^a:${HANDLE}$`);
 const USER_KEY = /^\{(~?[A-Za-z0-9_-]+)\}:(.*)$/s;
 const SESSION = new RegExp(`^(${TOKEN}):${HANDLE}$`);
 const SESSION_REASON = new RegExp(`^x:${HANDLE}$`);
+const FORWARD = new RegExp(`^m:${HANDLE}$`);
 
 /** The key layout of lib/keys.ts, read backwards. */
 export function classifyKey(key: string, prefix: string): KeyKind {
@@ -199,6 +204,8 @@ export function classifyKey(key: string, prefix: string): KeyKind {
   if (suffix === 'r') return { kind: 'registry' };
   if (suffix === 'd') return { kind: 'devices' };
   if (suffix === 'x' || SESSION_REASON.test(suffix)) return { kind: 'reason' };
+  if (FORWARD.test(suffix)) return { kind: 'forward' };
+  if (suffix === 'l') return { kind: 'legacy' };
   const session = SESSION.exec(suffix);
   return session ? { kind: 'session', tag, epoch: session[1]! } : { kind: 'other' };
 }
@@ -245,6 +252,8 @@ export async function collectStats(admin: SessionAdmin, options: StatsOptions = 
     registries: 0,
     deviceTables: 0,
     reasons: 0,
+    forwards: 0,
+    legacyMarkers: 0,
     other: 0,
   };
   const withoutTtl: string[] = [];
@@ -272,6 +281,8 @@ export async function collectStats(admin: SessionAdmin, options: StatsOptions = 
       else if (k.kind === 'registry') counts.registries += 1;
       else if (k.kind === 'devices') counts.deviceTables += 1;
       else if (k.kind === 'reason') counts.reasons += 1;
+      else if (k.kind === 'forward') counts.forwards += 1;
+      else if (k.kind === 'legacy') counts.legacyMarkers += 1;
       else counts[k.kind] += 1;
     });
     examined += keys.length;
@@ -295,6 +306,8 @@ export async function collectStats(admin: SessionAdmin, options: StatsOptions = 
     registries: estimate(counts.registries),
     deviceTables: estimate(counts.deviceTables),
     reasons: estimate(counts.reasons),
+    forwards: estimate(counts.forwards),
+    legacyMarkers: estimate(counts.legacyMarkers),
     other: estimate(counts.other),
     withoutTtl: estimate(withoutTtl.length),
     withoutTtlExamples: withoutTtl.slice(0, 5),

@@ -163,6 +163,8 @@ export function statsText(stats: Stats): string {
     ['device registries', stats.registries],
     ['device metadata', stats.deviceTables],
     ['revocation reasons', stats.reasons],
+    ['moved-session forwards', stats.forwards, 'after a regenerate or logoutOthers'],
+    ['legacy rotation markers', stats.legacyMarkers, 'while a legacy migration runs'],
     ['other keys', stats.other, 'not in this layout'],
     ['keys without a TTL', stats.withoutTtl, 'must be 0'],
   ];

@@ -293,6 +293,18 @@ describe('operator CLI: koa-epoch-session', function () {
   });
 
   describe('stats', () => {
+    it('counts the forwarding keys a re-key leaves and the markers a legacy rotation leaves, not as "other"', async () => {
+      const t = makeApp({ registry: true, legacy: { prefix: 'old:', userId: () => undefined } });
+      const moved = await signIn(t, 'mia');
+      await moved.post('/regenerate').expect(200);
+      await signIn(t, 'max');
+      expect((await cli(['rotate', 'max', '--legacy-lifetime', '60000'])).code).to.equal(0);
+      const result = await cliJson(['stats']);
+      expect(result.code).to.equal(0, result.stderr);
+      expect(result.json).to.deep.include({ forwards: 1, legacyMarkers: 1, other: 0, withoutTtl: 0 });
+      expect((await cli(['stats'])).stdout).to.match(/moved-session forwards\s+1/);
+    });
+
     it('counts signed-in, orphaned and anonymous sessions, users and keys without a TTL', async () => {
       const t = makeApp({ registry: true });
       await signIn(t, 'alice');
