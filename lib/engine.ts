@@ -25,6 +25,7 @@ import {
   type StoreSettings,
   storeSettings,
 } from './options.js';
+import { RecentMap } from './recent-map.js';
 import { asInteger, asString, badReply, redisCall } from './redis-call.js';
 import { decodeReason, encodeReason, REASONS } from './revocation.js';
 import { REVOKING, type ScriptName } from './scripts.js';
@@ -88,6 +89,12 @@ export class SessionEngine extends EventEmitter {
   /** Set by createSessions: the concurrent-session limit, which every path creating a signed-in session applies. */
   limit: SessionLimit = { maxSessions: 0, policy: 'evict-oldest' };
   readonly epochs = new EpochCache();
+  /**
+   * With a session limit: the registry handles each user's last login here was told of. At the
+   * limit, login must declare every live session's key before it evicts or refuses; without this
+   * guess every such login would run its script twice (ask, then act).
+   */
+  readonly #registryHandles = new RecentMap<string[]>(1_000);
   /** The app's client, behind the driver interface; the legacy keys' client, when it is another one. */
   readonly driver: RedisDriver;
   readonly #legacyDriver: RedisDriver | undefined;
@@ -372,8 +379,9 @@ export class SessionEngine extends EventEmitter {
     const { tag, userId, handle, now, previous, limit } = request;
     let epoch = previous?.epoch ?? this.epochs.get(tag);
     let fresh = epoch === undefined;
-    let known: string[] = [];
     const registry = settings.registry;
+    const limited = registry && limit.maxSessions > 0;
+    let known = (limited && this.#registryHandles.get(tag)) || [];
     const header = registry && request.meta ? request.meta : undefined;
     const device = header ? deviceRecord(header) : { ref: '', value: '' };
     const headerText = header ? `${stamp(now)}${stamp(header.createdAt)}${device.ref}` : '';
@@ -426,6 +434,13 @@ export class SessionEngine extends EventEmitter {
         }
         const created = epochOf(epochValue);
         this.epochs.set(tag, created);
+        if (limited) {
+          const gone = new Set(evicted);
+          this.#registryHandles.set(
+            tag,
+            [...known.filter((h) => !gone.has(h)), handle].slice(-2 * limit.maxSessions),
+          );
+        }
         const trim = Array.isArray(reply[4]) ? reply[4].map((h) => asString(h) ?? '') : [];
         if (trim.length > 0)
           evicted.push(...(await this.#trim(tag, created, handle, limit.maxSessions, now, trim)));
@@ -447,6 +462,7 @@ export class SessionEngine extends EventEmitter {
       }
       if (status === 3 && Array.isArray(reply[1])) {
         known = reply[1].map((h) => asString(h) ?? '');
+        if (limited) this.#registryHandles.set(tag, known);
         continue;
       }
       if (status === 4) {

@@ -1,4 +1,5 @@
 // The epochs this process saw lately, per user tag: a first guess for the steps that need the epoch in their keys.
+import { RecentMap } from './recent-map.js';
 
 /**
  * Every key a script touches must be declared before it runs (invariant 7), and a session key
@@ -7,27 +8,9 @@
  * compares the guess with the epoch key and, on a mismatch, answers with the real one, which the
  * client then uses. A stale entry costs a round trip, never a wrong answer.
  */
-export class EpochCache {
-  readonly #epochs = new Map<string, string>();
-  readonly #limit: number;
-
-  constructor(limit = 10_000) {
-    this.#limit = limit;
-  }
-
-  get(tag: string): string | undefined {
-    return this.#epochs.get(tag);
-  }
-
-  set(tag: string, epoch: string): void {
-    if (this.#epochs.get(tag) === epoch) return;
-    this.#epochs.delete(tag);
-    this.#epochs.set(tag, epoch);
-    // Map keeps insertion order: the first entry is the one seen longest ago.
-    if (this.#epochs.size > this.#limit) this.#epochs.delete(this.#epochs.keys().next().value!);
-  }
-
-  delete(tag: string): void {
-    this.#epochs.delete(tag);
+export class EpochCache extends RecentMap<string> {
+  override set(tag: string, epoch: string): void {
+    // A hit moves nothing: the read path sets the epoch it just confirmed on every request.
+    if (this.get(tag) !== epoch) super.set(tag, epoch);
   }
 }

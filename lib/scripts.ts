@@ -229,11 +229,16 @@ if registry and limit > 0 and epochValue then
       end
       return {0, #live}
     end
-    -- The lowest score expires first: the least recently active sessions make room. An entry the
-    -- client was not told of was added since it asked, so it is among the newest: pass it over.
+    -- The lowest score expires first: the least recently active sessions make room. Each victim
+    -- must be declared; an undeclared entry among the oldest means the client's list (perhaps
+    -- remembered from an earlier login) is stale: ask again. Once it may not ask, pass it over.
     for _, handle in ipairs(live) do
       if #victims > #live - limit then break end
-      if known[handle] then victims[#victims + 1] = handle end
+      if known[handle] then
+        victims[#victims + 1] = handle
+      elseif ARGV[18] == '1' then
+        return {3, live}
+      end
     end
     if #victims <= #live - limit then
       if ARGV[18] == '1' then return {3, live} end

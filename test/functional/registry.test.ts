@@ -76,6 +76,26 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     expect((await agent.get('/whoami')).body.userId).to.equal(null);
   });
 
+  it('at the limit, a login evicts the least recently active session in one script: the handles come from the last login here', async () => {
+    const t = makeApp({ registry: true, maxSessions: 2 });
+    const agents = [t.agent(), t.agent(), t.agent()];
+    for (const agent of agents) await agent.post('/login?user=lea').expect(200);
+    // The first device is the oldest: it was evicted, and is asked nothing more.
+    expect((await agents[0]!.get('/whoami')).body.userId).to.equal(null);
+    await agents[1]!.post('/set?x=1').set('User-Agent', 'moved on').expect(200);
+    const monitor = await watchCommands(t.redis);
+    const fourth = t.agent();
+    await fourth.post('/login?user=lea').expect(200);
+    const scripts = (await monitor.stop()).filter(
+      (c) => /^(eval|evalsha)$/.test(c.name) && c.source !== 'lua',
+    );
+    expect(scripts, 'one script for the login').to.have.length(1);
+    // Agent 2 (third login) was active less recently than agent 1, which just wrote: it goes.
+    expect((await agents[2]!.get('/whoami')).body.userId).to.equal(null);
+    expect((await agents[1]!.get('/whoami')).body.userId).to.equal('lea');
+    expect((await fourth.get('/whoami')).body.userId).to.equal('lea');
+  });
+
   it('200 concurrent logins never leave more than maxSessions alive (evict-oldest)', async () => {
     const t = makeApp({ registry: true, maxSessions: 3 });
     const agents = Array.from({ length: 200 }, () => t.agent());
