@@ -17,13 +17,12 @@ import {
 } from './state.js';
 import {
   type DeviceMeta,
-  dataJson,
   decodeValue,
   encodeHeader,
   encodeValue,
+  plainData,
   rawHeader,
   type SessionData,
-  withAuthenticatedAt,
 } from './value.js';
 
 export { COOKIE_SLACK } from './engine.js';
@@ -131,7 +130,7 @@ export class EpochStore extends SessionEngine {
 
   /** Decodes a value the request reached and records it as the session the request holds. */
   #hold(state: RequestState, key: string, parsed: ParsedKey, raw: string, now: number, userId?: string) {
-    const value = decodeValue(raw);
+    const value = decodeValue(raw, this.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     const reauthenticated = value.data._auth;
@@ -184,7 +183,7 @@ export class EpochStore extends SessionEngine {
     const now = Date.now();
     const current = state.current;
     const holder = current?.key === key ? current : key === state.minted ? state.regenerateFrom : undefined;
-    const json = withAuthenticatedAt(dataJson(sessionData), holder?.authenticatedAt);
+    const json = plainData(this.settings.codec, sessionData, holder?.authenticatedAt);
     if (isEnded(state, key) || (state.nulled && current?.key === key && current.tag !== undefined)) {
       // Logout (or `ctx.session = null`) then a new object: koa-session would save it under the
       // signed-in key it already had. That key is ended, and stays ended (invariants 2 and 6).
@@ -228,7 +227,7 @@ export class EpochStore extends SessionEngine {
     if (expiresAt <= now) return;
     const written = await this.writeAnonymous(
       parsed.handle,
-      encodeValue(expiresAt, '', json),
+      encodeValue(expiresAt, '', json, this.settings.codec, parsed.handle),
       expiresAt - now,
       'NX',
     );
@@ -287,8 +286,14 @@ export class EpochStore extends SessionEngine {
       return;
     let written: boolean;
     let header = current.header;
+    const { codec } = this.settings;
     if (current.tag === undefined) {
-      written = await this.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
+      written = await this.writeAnonymous(
+        current.handle,
+        encodeValue(expiresAt, '', json, codec, current.handle),
+        ttl,
+        'XX',
+      );
     } else if (this.settings.registry) {
       // A rewrite records the device as this request shows it, and counts as activity.
       const meta = requestMeta(request, current.createdAt ?? current.loginTime);
@@ -297,7 +302,7 @@ export class EpochStore extends SessionEngine {
         current.tag,
         current.epoch!,
         current.handle,
-        encodeValue(expiresAt, header, json),
+        encodeValue(expiresAt, header, json, codec, current.handle),
         ttl,
         {
           score: expiresAt,
@@ -310,7 +315,7 @@ export class EpochStore extends SessionEngine {
         current.tag,
         current.epoch!,
         current.handle,
-        encodeValue(expiresAt, header, json),
+        encodeValue(expiresAt, header, json, codec, current.handle),
         ttl,
         undefined,
       );
@@ -352,7 +357,8 @@ export class EpochStore extends SessionEngine {
         from.epoch!,
         from.handle,
         parsed.handle,
-        encodeValue(expiresAt, header, json),
+        // Under the new handle: an encrypting codec binds the value to the session it names.
+        encodeValue(expiresAt, header, json, this.settings.codec, parsed.handle),
         expiresAt - now,
         meta ? { score: expiresAt, now, meta } : undefined,
       ));
@@ -429,7 +435,8 @@ export class EpochStore extends SessionEngine {
     // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
     // adopted session a whole new lifetime. It keeps what was left of the old one.
     if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
-    const json = dataJson(data);
+    const { codec } = this.settings;
+    const json = plainData(codec, data, undefined);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
     // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
     const savedAt =
@@ -438,7 +445,7 @@ export class EpochStore extends SessionEngine {
       userId,
       json,
       // Nobody proved who they are here: an adopted session is never fresh (requireFresh).
-      signedInJson: withAuthenticatedAt(json, 0),
+      signedInJson: plainData(codec, data, 0),
       expiresAt,
       now,
       meta: requestMeta(ctx as RequestLike, now),

@@ -95,6 +95,8 @@ export class ExpressEpochStore extends Store {
   readonly cookieDefaults: CookieDefaults;
   readonly #saveUninitialized: boolean;
   readonly #proxy: boolean | undefined;
+  /** The plaintext of a session with no data: saveUninitialized: false does not store it. */
+  readonly #emptyPlain: string;
   #caller: Request | undefined;
   #generate: ((req: Request) => void) | undefined;
 
@@ -108,6 +110,7 @@ export class ExpressEpochStore extends Store {
     };
     this.#saveUninitialized = options.saveUninitialized ?? false;
     this.#proxy = options.proxy;
+    this.#emptyPlain = this.stringify({});
   }
 
   /** @internal Names the request for the one get or destroy that `work` makes synchronously. */
@@ -335,7 +338,7 @@ export class ExpressEpochStore extends Store {
     now: number,
     userId?: string,
   ): SessionLike | undefined {
-    const value = decodeValue(raw);
+    const value = decodeValue(raw, this.engine.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     if (state) {
@@ -383,7 +386,19 @@ export class ExpressEpochStore extends Store {
       }
       if (diff) data.cookie = diff;
     }
-    return JSON.stringify(data);
+    return this.stringify(data);
+  }
+
+  /** The plaintext of stored data: JSON, or the `codec` option's serializer text. */
+  stringify(data: Record<string, unknown>): string {
+    const { codec } = this.engine.settings;
+    return codec === undefined ? JSON.stringify(data) : codec.stringify(data);
+  }
+
+  /** A plaintext back to data, as `stringify` wrote it (login and logoutOthers rebuild `req.session` from it). */
+  parse(plain: string): Record<string, unknown> {
+    const { codec } = this.engine.settings;
+    return (codec === undefined ? JSON.parse(plain) : codec.parse(plain)) ?? {};
   }
 
   /** Stored data back to what express-session's createSession expects: the fields and a whole cookie. */
@@ -446,7 +461,7 @@ export class ExpressEpochStore extends Store {
         return this.#rekey(req, state, from, key, parsed, json, sessionObject, now);
       }
       if (parsed.tag === undefined) {
-        if (json === '{}' && !this.#saveUninitialized) {
+        if (json === this.#emptyPlain && !this.#saveUninitialized) {
           // express-session saves a regenerated (or post-logout) session even when it is empty;
           // saveUninitialized: false means an empty new session is not worth a key, nor a cookie.
           factsOf(req).unsaved = key;
@@ -477,7 +492,7 @@ export class ExpressEpochStore extends Store {
     if (facts.unsaved === key) facts.unsaved = undefined;
     const written = await this.engine.writeAnonymous(
       parsed.handle,
-      encodeValue(expiresAt, '', json),
+      encodeValue(expiresAt, '', json, this.engine.settings.codec, parsed.handle),
       expiresAt - now,
       'NX',
     );
@@ -527,8 +542,14 @@ export class ExpressEpochStore extends Store {
     this.#plan(req, sessionObject, current.key, expiresAt);
     let written: boolean;
     let header = current.header;
+    const { codec } = engine.settings;
     if (current.tag === undefined) {
-      written = await engine.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
+      written = await engine.writeAnonymous(
+        current.handle,
+        encodeValue(expiresAt, '', json, codec, current.handle),
+        ttl,
+        'XX',
+      );
     } else if (engine.settings.registry) {
       // A rewrite records the device as this request shows it, and counts as activity.
       const meta = requestMeta(req, current.createdAt ?? current.loginTime);
@@ -537,7 +558,7 @@ export class ExpressEpochStore extends Store {
         current.tag,
         current.epoch!,
         current.handle,
-        encodeValue(expiresAt, header, json),
+        encodeValue(expiresAt, header, json, codec, current.handle),
         ttl,
         { score: expiresAt, now, meta },
       );
@@ -546,7 +567,7 @@ export class ExpressEpochStore extends Store {
         current.tag,
         current.epoch!,
         current.handle,
-        encodeValue(expiresAt, header, json),
+        encodeValue(expiresAt, header, json, codec, current.handle),
         ttl,
         undefined,
       );
@@ -590,7 +611,8 @@ export class ExpressEpochStore extends Store {
         from.epoch!,
         from.handle,
         parsed.handle,
-        encodeValue(expiresAt, header, json),
+        // Under the new handle: an encrypting codec binds the value to the session it names.
+        encodeValue(expiresAt, header, json, this.engine.settings.codec, parsed.handle),
         expiresAt - now,
         meta ? { score: expiresAt, now, meta } : undefined,
       ));
