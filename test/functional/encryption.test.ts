@@ -2,9 +2,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import Koa from 'koa';
 import supertest from 'supertest';
-import { aesGcmCodec, type SessionCodec } from '../../lib/index.js';
-import { closeClients, makeApp, newRedis, type TestApp } from '../support/app.js';
+import { aesGcmCodec, createSessions, type SessionCodec } from '../../lib/index.js';
+import { APP_KEYS, closeClients, inspectorOf, makeApp, newRedis, type TestApp } from '../support/app.js';
 import { signedCookie } from '../support/cookies.js';
 import { allKeys } from '../support/redis-view.js';
 import { captured, replay, signedInAs } from '../support/replay.js';
@@ -249,6 +250,45 @@ describe('encryption at rest: aesGcmCodec through a Koa app (issue 15)', () => {
     });
     // And a store without the codec reads an encrypted value as a fresh session, not as data.
     expect(await replay(plain, cookie)).to.deep.include({ status: 200, userId: null, data: {} });
+  });
+
+  it('docs/api.md sample: encryption with a key being rotated in, from the environment', async () => {
+    const previous = randomBytes(32);
+    const env = {
+      SESSION_KEY: process.env.SESSION_KEY,
+      SESSION_KEY_PREVIOUS: process.env.SESSION_KEY_PREVIOUS,
+    };
+    process.env.SESSION_KEY = randomBytes(32).toString('base64');
+    process.env.SESSION_KEY_PREVIOUS = previous.toString('base64');
+    try {
+      const redis = newRedis();
+      const app = new Koa();
+      app.keys = APP_KEYS;
+      const sessions = createSessions(app, {
+        redis,
+        registry: true,
+        // Keys are 32 random bytes (openssl rand -base64 32). The first encrypts; every one decrypts.
+        codec: aesGcmCodec({ keys: [process.env.SESSION_KEY!, process.env.SESSION_KEY_PREVIOUS!] }),
+      });
+      app.use(sessions.middleware);
+      app.use(async (ctx) => {
+        if (ctx.path === '/login') await sessions.login(ctx, 'hal');
+        ctx.body = { userId: sessions.userId(ctx) ?? null };
+      });
+      const t = { app, redis: inspectorOf(redis) };
+      const cookie = captured(await supertest(app.callback()).post('/login').expect(200))!;
+      expect(await signedInAs(t, cookie)).to.equal('hal');
+      const raw = (await t.redis.get(await onlySessionKey(t, 'hal')))!;
+      // Written under the first key: the previous key alone cannot read it.
+      expect(dataPart(raw)).to.match(/^\{~g/);
+      const old = makeApp({ redis, codec: aesGcmCodec({ keys: [previous] }) });
+      expect(await signedInAs(old, cookie)).to.equal(null);
+    } finally {
+      for (const [name, value] of Object.entries(env)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('a custom serializer (no encryption) keeps what JSON loses, across requests', async () => {
