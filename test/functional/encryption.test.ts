@@ -161,6 +161,21 @@ describe('encryption at rest: aesGcmCodec through a Koa app (issue 15)', () => {
     expect(await signedInAs(t, bob)).to.equal('bob');
     await t.redis.set(bobKey, original, 'PX', await t.redis.pttl(bobKey));
     expect(await replay(t, bob)).to.deep.include({ status: 200, userId: null, data: {} });
+    // An anonymous session's key too: random bytes, and its own value with a byte changed.
+    const visitor = captured(await t.agent().post(`/set?cart=${SECRET}`).expect(200))!;
+    expect((await replay(t, visitor)).data).to.deep.equal({ cart: SECRET });
+    const [anonymousKey] = await allKeys(t.redis, 'sess:a:*');
+    const anonymousValue = (await t.redis.get(anonymousKey!))!;
+    for (let i = 0; i < 20; i++) {
+      const value =
+        i === 0
+          ? `${anonymousValue.slice(0, -1)}${anonymousValue.endsWith('A') ? 'B' : 'A'}`
+          : randomBytes(i * 7);
+      await t.redis.set(anonymousKey!, value, 'PX', 60_000);
+      const res = await replay(t, visitor);
+      expect(res.status, `anonymous ${i}`).to.equal(200);
+      expect(res.data, `anonymous ${i}`).to.deep.equal({});
+    }
     // The untouched value still works: the fresh sessions above wrote nothing over it.
     await t.redis.set(aliceKey, original, 'PX', ttl);
     expect(await signedInAs(t, alice)).to.equal('alice');
