@@ -100,7 +100,8 @@ export class EpochStore extends SessionEngine {
         read.rotationReason,
         parsed.loginTime,
         lifetimeEnd,
-        now,
+        // The key may have expired at its lifetime's end after \`now\` was taken, before the read.
+        Date.now(),
       );
       if (state.revoked)
         this.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...state.revoked });

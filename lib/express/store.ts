@@ -301,7 +301,8 @@ export class ExpressEpochStore extends Store {
         read.rotationReason,
         parsed.loginTime,
         lifetimeEnd,
-        now,
+        // The key may have expired at its lifetime's end after \`now\` was taken, before the read.
+        Date.now(),
       );
       if (state) state.revoked = revoked;
       if (revoked) engine.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...revoked });
