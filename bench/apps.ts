@@ -3,9 +3,12 @@ import { Redis } from 'ioredis';
 import Koa, { type Context, type Middleware } from 'koa';
 import redisStore from 'koa-redis';
 import koaSession, { type CreateSessionOptions } from 'koa-session';
-import { createSessions } from '../lib/index.js';
+import { aesGcmCodec, createSessions } from '../lib/index.js';
 import { APP_KEYS, benchUser, COOKIE_OPTIONS, SESSION_DATA } from './fixtures.js';
 import { MinimalStore } from './minimal-store.js';
+
+/** A fixed 32-byte key for the encrypted variant: a benchmark protects nothing. */
+const BENCH_KEY = Buffer.alloc(32, 7);
 
 export type StoreKind = 'none' | 'cookie' | 'koa-redis' | 'minimal' | 'epoch';
 
@@ -17,6 +20,8 @@ export interface VariantSpec {
   registry?: boolean;
   /** This store: the concurrent-session limit (needs the registry). */
   maxSessions?: number;
+  /** This store: encryption at rest (issue 15), with a fixed bench key. */
+  codec?: 'aes-gcm';
   /** koa-session's rolling: save (touch) the session on every response. */
   rolling?: boolean;
   /** POST /login without ?user= signs in bench users round-robin over this many ids. */
@@ -110,6 +115,7 @@ export function buildApp(spec: VariantSpec): BenchApp {
         rolling,
         registry: spec.registry ?? false,
         ...(spec.maxSessions === undefined ? {} : { maxSessions: spec.maxSessions }),
+        ...(spec.codec === 'aes-gcm' ? { codec: aesGcmCodec({ keys: [BENCH_KEY] }) } : {}),
       });
       driver = {
         middleware: sessions.middleware,

@@ -337,6 +337,17 @@ function memoryTable(result: MemoryResult, verdicts: Verdict[]): string[] {
   return out;
 }
 
+/** Issue 15: what encryption at rest costs a signed-in read, as a same-round ratio to the same store without it. */
+function encryptionCost(section: HttpSectionResult): string[] {
+  const encrypted = section.variants.find((v) => v.id === 'epoch-aes');
+  const plain = section.variants.find((v) => v.id === 'epoch');
+  if (!encrypted || !plain) return [];
+  return [
+    `Encryption at rest (\`aesGcmCodec\`, context, no target): ${ratio(encrypted.ratios.epoch)} the req/s of the same store without it, ${ratio(encrypted.ratios['koa-redis'])} koa-redis; app CPU ${fixed(encrypted.appCpuMicrosPerRequest)} µs/req against ${fixed(plain.appCpuMicrosPerRequest)} µs/req.`,
+    '',
+  ];
+}
+
 export function renderReport(results: Results): { lines: string[]; verdicts: Verdict[] } {
   const verdicts: Verdict[] = [];
   const lines: string[] = [];
@@ -350,6 +361,7 @@ export function renderReport(results: Results): { lines: string[]; verdicts: Ver
   for (const [name, title] of http) {
     const section = results[name];
     if (section) lines.push(...httpTable(title, name, section, verdicts));
+    if (section && name === 'read') lines.push(...encryptionCost(section));
   }
   if (results.scaling) lines.push(...scalingTable(results.scaling, verdicts));
   if (results.memory) lines.push(...memoryTable(results.memory, verdicts));

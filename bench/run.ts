@@ -53,6 +53,13 @@ const READ_VARIANTS: HttpVariant[] = [
   { id: 'epoch-registry', label: 'this store, registry on', spec: { store: 'epoch', registry: true } },
 ];
 
+/** Read path only: the cost of encryption at rest, against the same store without it (issue 15). */
+const ENCRYPTED_READ: HttpVariant = {
+  id: 'epoch-aes',
+  label: 'this store, registry off, aesGcmCodec',
+  spec: { store: 'epoch', codec: 'aes-gcm' },
+};
+
 function storeVariants(extra: Partial<HttpVariant['spec']>): HttpVariant[] {
   return READ_VARIANTS.filter((v) => v.spec.store !== 'none' && v.spec.store !== 'cookie').map((v) => ({
     ...v,
@@ -133,9 +140,9 @@ async function main(): Promise<void> {
     read: async () => {
       results.read = await runHttpSection(
         'read',
-        READ_VARIANTS,
+        [...READ_VARIANTS, ENCRYPTED_READ],
         http('/read', 'GET', 'signed-in', plan.read),
-        ['koa-redis', 'minimal'],
+        ['koa-redis', 'minimal', 'epoch'],
         log,
       );
     },

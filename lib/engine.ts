@@ -688,7 +688,7 @@ export class SessionEngine extends EventEmitter {
     if (userId === undefined) {
       const written = await this.writeAnonymous(
         handle,
-        encodeValue(expiresAt, '', adoption.json),
+        encodeValue(expiresAt, '', adoption.json, this.settings.codec, handle),
         expiresAt - now,
         'NX',
       );
@@ -696,7 +696,8 @@ export class SessionEngine extends EventEmitter {
     }
     const tag = userTag(userId);
     const meta = this.settings.registry ? adoption.meta : undefined;
-    const value = (header: string) => encodeValue(expiresAt, header, adoption.signedInJson);
+    const value = (header: string) =>
+      encodeValue(expiresAt, header, adoption.signedInJson, this.settings.codec, handle);
     const created = await this.login({
       tag,
       userId,

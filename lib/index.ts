@@ -1,5 +1,6 @@
 // koa-epoch-session: a koa-session store on Redis that signs a user out everywhere in one write.
 export { createSessionAdmin, type SessionAdmin } from './admin.js';
+export { type AesGcmCodecOptions, aesGcmCodec, type SessionCodec } from './codec.js';
 export type { SessionData, SessionObject } from './context.js';
 export {
   CHANNELS,

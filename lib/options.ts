@@ -1,5 +1,6 @@
 // Options: the defaults, and the start-up checks that name the option to change.
 import type { Context } from 'koa';
+import { type DataCodec, dataCodec, type SessionCodec } from './codec.js';
 import type { RedisClient, RedisDriver } from './driver.js';
 import { ioredisDriver, ioredisOption, isIoredis } from './ioredis-driver.js';
 import { nodeRedisDriver, nodeRedisKind } from './node-redis-driver.js';
@@ -46,6 +47,11 @@ export interface EpochStoreOptions {
   waitForReplicas?: { replicas: number; timeout: number };
   /** Adopt sessions written by koa-redis or any `sid -> JSON` store, so users stay signed in. */
   legacy?: LegacyOptions;
+  /**
+   * How the session data is stored: a custom serializer, or `aesGcmCodec({ keys })` to encrypt it
+   * at rest. The expiry and the registry's device header stay outside it. Default: JSON.
+   */
+  codec?: SessionCodec;
 }
 
 export interface LegacyOptions {
@@ -118,6 +124,8 @@ export interface StoreSettings {
     | (Required<Pick<LegacyOptions, 'prefix' | 'redis' | 'maxAge'>> &
         Pick<LegacyOptions, 'userId'> & { driver: RedisDriver })
     | undefined;
+  /** `undefined`: JSON, as stored before codecs existed (and just as fast). */
+  codec: DataCodec | undefined;
 }
 
 function fail(message: string): never {
@@ -205,6 +213,7 @@ export function storeSettings(options: EpochStoreOptions): StoreSettings {
     absoluteMaxAge: positiveMs('absoluteMaxAge', options.absoluteMaxAge),
     waitForReplicas: replicaSettings(options.waitForReplicas),
     legacy: legacySettings(options.legacy, options.redis, driver, prefix, maxAge, options.browserSessionTtl),
+    codec: dataCodec(options.codec),
   };
 }
 

@@ -28,7 +28,7 @@ import {
   switchTo,
 } from './state.js';
 import { EpochStore, requestMeta } from './store.js';
-import { dataJson, encodeHeader, encodeValue, withAuthenticatedAt } from './value.js';
+import { encodeHeader, encodeValue, plainData } from './value.js';
 
 export interface LoginResult {
   /** The new session's public handle, as `list()` returns it. */
@@ -92,7 +92,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
   if (typeof app?.use !== 'function')
     throw new TypeError('koa-epoch-session: createSessions(app, options) needs a Koa app');
   const store = new EpochStore(options);
-  const { registry, maxAge } = store.settings;
+  const { registry, maxAge, codec } = store.settings;
   const settings = sessionSettings(options, registry);
   store.limit = { maxSessions: settings.maxSessions, policy: settings.sessionLimitPolicy };
   const cookie = cookieOptions(options, maxAge);
@@ -163,11 +163,16 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     return ctx.session && !state.nulled ? current : undefined;
   }
 
-  /** The JSON koa-session's save() will produce for this data, so the save after regenerate is a no-op. */
-  function savedJson(ctx: Context, data: Record<string, unknown>): string {
+  /**
+   * The plaintext (JSON, or the codec's serializer text) koa-session's save() will produce for this
+   * data, so the save after regenerate is a no-op.
+   */
+  function savedJson(ctx: Context, data: Record<string, unknown>, authenticatedAt?: number): string {
     const current = ctx.sessionOptions?.maxAge ?? maxAge;
-    return dataJson(
+    return plainData(
+      codec,
       current === 'session' ? { ...data, _session: true } : { ...data, _maxAge: Number(current) },
+      authenticatedAt,
       maxAge,
     );
   }
@@ -222,8 +227,8 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       tag,
       userId,
       handle,
-      value: (header) => encodeValue(expires, header, json),
-      emptyValue: (header) => encodeValue(expires, header, emptyJson),
+      value: (header) => encodeValue(expires, header, json, codec, handle),
+      emptyValue: (header) => encodeValue(expires, header, emptyJson, codec, handle),
       expiresAt: expires,
       now,
       meta,
@@ -333,7 +338,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     const now = Date.now();
     const sid = newSid(current.loginTime);
     const handle = sessionHandle(sid);
-    const json = withAuthenticatedAt(savedJson(ctx, ctx.session!.toJSON()), current.authenticatedAt);
+    const json = savedJson(ctx, ctx.session!.toJSON(), current.authenticatedAt);
     const expires = newExpiry(ctx, current.loginTime, now);
     const meta = registry ? requestMeta(ctx, current.createdAt ?? current.loginTime) : undefined;
     const header = encodeHeader(meta, now);
@@ -346,7 +351,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
             epoch: current.epoch!,
             handle: current.handle,
             newHandle: handle,
-            value: encodeValue(expires, header, json),
+            value: encodeValue(expires, header, json, codec, handle),
             expiresAt: expires,
             now,
             meta,

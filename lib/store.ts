@@ -18,15 +18,14 @@ import {
 } from './state.js';
 import {
   type DeviceMeta,
-  dataJson,
   decodeValue,
   encodeHeader,
   encodeValue,
   headerDeviceRef,
+  plainData,
   rawHeader,
   restoreLifetime,
   type SessionData,
-  withAuthenticatedAt,
 } from './value.js';
 
 export { COOKIE_SLACK } from './engine.js';
@@ -114,7 +113,8 @@ export class EpochStore extends SessionEngine {
         read.rotationReason,
         parsed.loginTime,
         lifetimeEnd,
-        now,
+        // The key may have expired at its lifetime's end after \`now\` was taken, before the read.
+        Date.now(),
       );
       if (state.revoked)
         this.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...state.revoked });
@@ -146,7 +146,7 @@ export class EpochStore extends SessionEngine {
 
   /** Decodes a value the request reached and records it as the session the request holds. */
   #hold(state: RequestState, key: string, parsed: ParsedKey, raw: string, now: number, userId?: string) {
-    const value = decodeValue(raw);
+    const value = decodeValue(raw, this.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     const reauthenticated = value.data._auth;
@@ -200,7 +200,7 @@ export class EpochStore extends SessionEngine {
     const now = Date.now();
     const current = state.current;
     const holder = current?.key === key ? current : key === state.minted ? state.regenerateFrom : undefined;
-    const json = withAuthenticatedAt(dataJson(sessionData, this.settings.maxAge), holder?.authenticatedAt);
+    const json = plainData(this.settings.codec, sessionData, holder?.authenticatedAt, this.settings.maxAge);
     if (isEnded(state, key) || (state.nulled && current?.key === key && current.tag !== undefined)) {
       // Logout (or `ctx.session = null`) then a new object: koa-session would save it under the
       // signed-in key it already had. That key is ended, and stays ended (invariants 2 and 6).
@@ -244,7 +244,7 @@ export class EpochStore extends SessionEngine {
     if (expiresAt <= now) return;
     const written = await this.writeAnonymous(
       parsed.handle,
-      encodeValue(expiresAt, '', json),
+      encodeValue(expiresAt, '', json, this.settings.codec, parsed.handle),
       expiresAt - now,
       'NX',
     );
@@ -303,8 +303,14 @@ export class EpochStore extends SessionEngine {
       return;
     let written: boolean;
     let header = current.header;
+    const { codec } = this.settings;
     if (current.tag === undefined) {
-      written = await this.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
+      written = await this.writeAnonymous(
+        current.handle,
+        encodeValue(expiresAt, '', json, codec, current.handle),
+        ttl,
+        'XX',
+      );
     } else {
       // With the registry, a rewrite records the device as this request shows it, and counts as activity.
       const meta = this.settings.registry
@@ -316,7 +322,7 @@ export class EpochStore extends SessionEngine {
         handle: current.handle,
         value: (written) => {
           header = written;
-          return encodeValue(expiresAt, written, json);
+          return encodeValue(expiresAt, written, json, codec, current.handle);
         },
         expiresAt,
         now,
@@ -361,7 +367,8 @@ export class EpochStore extends SessionEngine {
         from.epoch!,
         from.handle,
         parsed.handle,
-        encodeValue(expiresAt, header, json),
+        // Under the new handle: an encrypting codec binds the value to the session it names.
+        encodeValue(expiresAt, header, json, this.settings.codec, parsed.handle),
         expiresAt,
         now,
         meta,
@@ -439,7 +446,8 @@ export class EpochStore extends SessionEngine {
     // koa-session's next save computes `_expire` from `_maxAge`: without one it would grant the
     // adopted session a whole new lifetime. It keeps what was left of the old one.
     if (typeof data._maxAge !== 'number' && data._session !== true) data._maxAge = expiresAt - now;
-    const json = dataJson(data, this.settings.maxAge);
+    const { codec } = this.settings;
+    const json = plainData(codec, data, undefined, this.settings.maxAge);
     const userId = adoptedUser(this.settings.legacy!.userId, data);
     // koa-session saved `_expire` = save time + `_maxAge`: a rotation after that save revokes it.
     const savedAt =
@@ -448,7 +456,7 @@ export class EpochStore extends SessionEngine {
       userId,
       json,
       // Nobody proved who they are here: an adopted session is never fresh (requireFresh).
-      signedInJson: withAuthenticatedAt(json, 0),
+      signedInJson: plainData(codec, data, 0, this.settings.maxAge),
       expiresAt,
       now,
       meta: requestMeta(ctx as RequestLike, now),

@@ -1,5 +1,6 @@
 // The stored session value: when it expires, a short device header when the registry is on, then koa-session's JSON.
 import { createHash } from 'node:crypto';
+import type { DataCodec } from './codec.js';
 
 /**
  * Two layouts, told apart by the byte after the expiry:
@@ -14,6 +15,10 @@ import { createHash } from 'node:crypto';
  * precise enough for a devices page. The last-seen stamp sits at a fixed offset so it can be
  * refreshed with SETRANGE. The IP and user agent live once per user and device in the registry's
  * device hash, named here by a 6-character reference (most of a user's sessions share one).
+ *
+ * With the `codec` option the data part is what the codec made of the data (say, `{~g…`, encrypted:
+ * lib/codec.ts). It still starts with `{`, and the expiry and header stay outside it, in clear:
+ * the scripts, `list` and the last-seen refresh read and write them without the keys.
  */
 export type SessionData = Record<string, unknown>;
 
@@ -33,7 +38,10 @@ export interface StoredHeader {
 export interface StoredValue {
   expiresAt: number;
   header: StoredHeader | undefined;
-  /** The data part exactly as stored, to detect an unchanged session without re-serialising it. */
+  /**
+   * The data's plaintext (the JSON exactly as stored, or what a codec decrypted), to detect an
+   * unchanged session without re-serialising it.
+   */
   dataJson: string;
   data: SessionData;
 }
@@ -117,6 +125,24 @@ export function withAuthenticatedAt(json: string, authenticatedAt: number | unde
 }
 
 /**
+ * The plaintext a write stores for koa-session's data: the JSON above (with `_auth`), or with a
+ * codec's own serializer, its text of the same fields.
+ */
+export function plainData(
+  codec: DataCodec | undefined,
+  sessionData: SessionData,
+  authenticatedAt: number | undefined,
+  /** The app's `maxAge`: a session with that lifetime does not store it (see `dataJson`). */
+  implied: number | 'session' | undefined,
+): string {
+  if (codec === undefined || codec.json)
+    return withAuthenticatedAt(dataJson(sessionData, implied), authenticatedAt);
+  const { _expire, ...data } = sessionData;
+  if (authenticatedAt !== undefined) data._auth = Math.floor(authenticatedAt);
+  return codec.stringify(data);
+}
+
+/**
  * The devices seen lately: every registry write names its device, and a busy app sees the same
  * few thousand IP and user-agent pairs over and over; a hit saves a JSON encoding and a SHA-256.
  */
@@ -156,12 +182,27 @@ export function encodeHeader(meta: DeviceMeta | undefined, now: number, lastSeen
   return `${stamp(lastSeenAt)}${stamp(meta.createdAt)}${deviceRecord(meta).ref}`;
 }
 
-export function encodeValue(expiresAt: number, header: string, json: string): string {
-  return encodeExpires(expiresAt) + header + json;
+/**
+ * The stored value. `json` is the data's plaintext; with a codec it is stored as the codec encodes
+ * it for the session `sessionId` (its handle, which an encrypting codec binds the ciphertext to).
+ * Without one, the value is byte for byte what it was before codecs existed.
+ */
+export function encodeValue(
+  expiresAt: number,
+  header: string,
+  json: string,
+  codec?: DataCodec,
+  sessionId = '',
+): string {
+  return encodeExpires(expiresAt) + header + (codec === undefined ? json : codec.encode(json, sessionId));
 }
 
-/** Parses a stored value; anything malformed gives `undefined` (a fresh session), never a throw. */
-export function decodeValue(raw: string): StoredValue | undefined {
+/**
+ * Parses a stored value; anything malformed gives `undefined` (a fresh session), never a throw.
+ * With a codec, the data part is decoded by it for the session `sessionId`: a value it cannot
+ * read (a retired key, a changed byte) is malformed too.
+ */
+export function decodeValue(raw: string, codec?: DataCodec, sessionId = ''): StoredValue | undefined {
   try {
     const expires = raw.slice(0, EXPIRES_LENGTH);
     if (!EXPIRES.test(expires)) return undefined;
@@ -175,7 +216,9 @@ export function decodeValue(raw: string): StoredValue | undefined {
       if (header === undefined || raw[EXPIRES_LENGTH + HEADER_LENGTH] !== '{') return undefined;
       json = raw.slice(EXPIRES_LENGTH + HEADER_LENGTH);
     }
-    return { expiresAt, header, dataJson: json, data: asObject(JSON.parse(json)) };
+    if (codec === undefined) return { expiresAt, header, dataJson: json, data: asObject(JSON.parse(json)) };
+    const decoded = codec.decode(json, sessionId);
+    return decoded && { expiresAt, header, dataJson: decoded.plain, data: decoded.data };
   } catch {
     return undefined;
   }

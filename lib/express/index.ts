@@ -1,5 +1,6 @@
 // koa-epoch-session/express: the same epoch-keyed sessions for express-session, with the same helpers as the Koa entry.
 export { createSessionAdmin, type SessionAdmin } from '../admin.js';
+export { type AesGcmCodecOptions, aesGcmCodec, type SessionCodec } from '../codec.js';
 export { CHANNELS } from '../diagnostics.js';
 export {
   SessionError,

@@ -255,7 +255,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     state.minted = undefined;
     state.regenerateFrom = undefined;
     (req as unknown as Req).sessionID = held.key;
-    store.createSession(req, store.expand(JSON.parse(held.dataJson), held.expiresAt));
+    store.createSession(req, store.expand(store.parse(held.dataJson), held.expiresAt));
   }
 
   async function login(req: Request, userId: string): Promise<LoginResult> {
@@ -278,7 +278,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     const now = Date.now();
     const sid = newSid(now);
     const handle = sessionHandle(sid);
-    const emptyJson = '{}';
+    const emptyJson = store.stringify({});
     const json = carry ? store.serialize(sessionObject!) : emptyJson;
     const expires = freshExpiry(carry ? sessionObject : undefined, now, now);
     const meta = registry ? requestMeta(req, now) : undefined;
@@ -286,8 +286,8 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
       tag,
       userId,
       handle,
-      value: (header) => encodeValue(expires, header, json),
-      emptyValue: (header) => encodeValue(expires, header, emptyJson),
+      value: (header) => encodeValue(expires, header, json, engine.settings.codec, handle),
+      emptyValue: (header) => encodeValue(expires, header, emptyJson, engine.settings.codec, handle),
       expiresAt: expires,
       now,
       meta,
@@ -404,7 +404,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
             epoch: current.epoch!,
             handle: current.handle,
             newHandle: handle,
-            value: encodeValue(expires, header, json),
+            value: encodeValue(expires, header, json, engine.settings.codec, handle),
             expiresAt: expires,
             now,
             meta,

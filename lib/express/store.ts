@@ -103,6 +103,8 @@ export class ExpressEpochStore extends Store {
   readonly cookieDefaults: CookieDefaults;
   readonly #saveUninitialized: boolean;
   readonly #proxy: boolean | undefined;
+  /** The plaintext of a session with no data: saveUninitialized: false does not store it. */
+  readonly #emptyPlain: string;
   #caller: Request | undefined;
   #generate: ((req: Request) => void) | undefined;
 
@@ -116,6 +118,7 @@ export class ExpressEpochStore extends Store {
     };
     this.#saveUninitialized = options.saveUninitialized ?? false;
     this.#proxy = options.proxy;
+    this.#emptyPlain = this.stringify({});
   }
 
   /** @internal Names the request for the one get or destroy that `work` makes synchronously. */
@@ -306,7 +309,8 @@ export class ExpressEpochStore extends Store {
         read.rotationReason,
         parsed.loginTime,
         lifetimeEnd,
-        now,
+        // The key may have expired at its lifetime's end after \`now\` was taken, before the read.
+        Date.now(),
       );
       if (state) state.revoked = revoked;
       if (revoked) engine.emit('rejected', { userId: parsed.userId, sessionId: parsed.handle, ...revoked });
@@ -345,7 +349,7 @@ export class ExpressEpochStore extends Store {
     now: number,
     userId?: string,
   ): SessionLike | undefined {
-    const value = decodeValue(raw);
+    const value = decodeValue(raw, this.engine.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     if (state) {
@@ -393,7 +397,19 @@ export class ExpressEpochStore extends Store {
       }
       if (diff) data.cookie = diff;
     }
-    return JSON.stringify(data);
+    return this.stringify(data);
+  }
+
+  /** The plaintext of stored data: JSON, or the `codec` option's serializer text. */
+  stringify(data: Record<string, unknown>): string {
+    const { codec } = this.engine.settings;
+    return codec === undefined ? JSON.stringify(data) : codec.stringify(data);
+  }
+
+  /** A plaintext back to data, as `stringify` wrote it (login and logoutOthers rebuild `req.session` from it). */
+  parse(plain: string): Record<string, unknown> {
+    const { codec } = this.engine.settings;
+    return (codec === undefined ? JSON.parse(plain) : codec.parse(plain)) ?? {};
   }
 
   /** Stored data back to what express-session's createSession expects: the fields and a whole cookie. */
@@ -456,7 +472,7 @@ export class ExpressEpochStore extends Store {
         return this.#rekey(req, state, from, key, parsed, json, sessionObject, now);
       }
       if (parsed.tag === undefined) {
-        if (json === '{}' && !this.#saveUninitialized) {
+        if (json === this.#emptyPlain && !this.#saveUninitialized) {
           // express-session saves a regenerated (or post-logout) session even when it is empty;
           // saveUninitialized: false means an empty new session is not worth a key, nor a cookie.
           factsOf(req).unsaved = key;
@@ -487,7 +503,7 @@ export class ExpressEpochStore extends Store {
     if (facts.unsaved === key) facts.unsaved = undefined;
     const written = await this.engine.writeAnonymous(
       parsed.handle,
-      encodeValue(expiresAt, '', json),
+      encodeValue(expiresAt, '', json, this.engine.settings.codec, parsed.handle),
       expiresAt - now,
       'NX',
     );
@@ -537,8 +553,14 @@ export class ExpressEpochStore extends Store {
     this.#plan(req, sessionObject, current.key, expiresAt);
     let written: boolean;
     let header = current.header;
+    const { codec } = engine.settings;
     if (current.tag === undefined) {
-      written = await engine.writeAnonymous(current.handle, encodeValue(expiresAt, '', json), ttl, 'XX');
+      written = await engine.writeAnonymous(
+        current.handle,
+        encodeValue(expiresAt, '', json, codec, current.handle),
+        ttl,
+        'XX',
+      );
     } else {
       // With the registry, a rewrite records the device as this request shows it, and counts as activity.
       const meta = engine.settings.registry
@@ -550,7 +572,7 @@ export class ExpressEpochStore extends Store {
         handle: current.handle,
         value: (written) => {
           header = written;
-          return encodeValue(expiresAt, written, json);
+          return encodeValue(expiresAt, written, json, codec, current.handle);
         },
         expiresAt,
         now,
@@ -597,7 +619,8 @@ export class ExpressEpochStore extends Store {
         from.epoch!,
         from.handle,
         parsed.handle,
-        encodeValue(expiresAt, header, json),
+        // Under the new handle: an encrypting codec binds the value to the session it names.
+        encodeValue(expiresAt, header, json, this.engine.settings.codec, parsed.handle),
         expiresAt,
         now,
         meta,
