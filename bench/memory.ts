@@ -1,7 +1,7 @@
 // Redis memory per session, from INFO memory: this store (registry off and on) against the koa-redis layout.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RANDOM_LENGTH } from '../lib/keys.js';
+import { RANDOM_LENGTH } from '../lib/core/keys.js';
 import { benchUser, MAX_AGE, SESSION_DATA } from './fixtures.js';
 import { load } from './load.js';
 import { privateRedis, startApp } from './processes.js';

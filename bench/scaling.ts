@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
-import { createSessions } from '../lib/index.js';
 import {
   externalKey,
   freshEpochValue,
@@ -11,8 +10,9 @@ import {
   RANDOM_LENGTH,
   sessionHandle,
   userTag,
-} from '../lib/keys.js';
-import { deviceRecord, encodeHeader, encodeValue } from '../lib/value.js';
+} from '../lib/core/keys.js';
+import { deviceRecord, encodeHeader, encodeValue } from '../lib/core/value.js';
+import { createSessions } from '../lib/index.js';
 import { APP_KEYS, MAX_AGE, SESSION_DATA, USER_AGENT } from './fixtures.js';
 import { privateRedis } from './processes.js';
 import { commandStats, countRoundTrips, parseInfo } from './redis-info.js';

@@ -1,7 +1,6 @@
 // koa-epoch-session: a koa-session store on Redis that signs a user out everywhere in one write.
-export { createSessionAdmin, type SessionAdmin } from './admin.js';
-export { type AesGcmCodecOptions, aesGcmCodec, type SessionCodec } from './codec.js';
-export type { SessionData, SessionObject } from './context.js';
+export { createSessionAdmin, type SessionAdmin } from './core/admin.js';
+export { type AesGcmCodecOptions, aesGcmCodec, type SessionCodec } from './core/codec.js';
 export {
   CHANNELS,
   type LoginMessage,
@@ -11,25 +10,28 @@ export {
   type RevokeMessage,
   type RotateMessage,
   type WriteMessage,
-} from './diagnostics.js';
+} from './core/diagnostics.js';
 export {
   SessionError,
   SessionLimitError,
   SessionNotFreshError,
   SessionReplicationError,
   SessionStoreUnavailableError,
-} from './errors.js';
+} from './core/errors.js';
 export type {
-  EpochSessionOptions,
+  CookieChoices,
   EpochStoreOptions,
   LegacyOptions,
   LoginEvent,
+  SessionLimitOptions,
   SessionLimitPolicy,
-} from './options.js';
-export { DEFAULTS } from './options.js';
-export type { SessionInfo } from './registry.js';
-export { REASONS } from './revocation.js';
-export type { LoginOptions, LoginResult, Sessions } from './sessions.js';
-export { createSessions } from './sessions.js';
-export type { Revocation } from './state.js';
-export { EpochStore } from './store.js';
+} from './core/options.js';
+export { DEFAULTS } from './core/options.js';
+export type { SessionInfo } from './core/registry.js';
+export { REASONS } from './core/revocation.js';
+export type { Revocation } from './core/state.js';
+export type { SessionData, SessionObject } from './koa/context.js';
+export type { EpochSessionOptions } from './koa/options.js';
+export type { LoginOptions, LoginResult, Sessions } from './koa/sessions.js';
+export { createSessions } from './koa/sessions.js';
+export { EpochStore } from './koa/store.js';

@@ -23,9 +23,9 @@ const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--
 });
 if (build.error) throw build.error;
 if (existsSync(next)) {
-  // The bin, runnable in place: `npx koa-epoch-session` in this folder runs dist/cli.js itself, and
+  // The bin, runnable in place: `npx koa-epoch-session` in this folder runs dist/cli/main.js itself, and
   // tsc writes files without the execute bit (an install sets it on the installed copy, a build does not).
-  if (existsSync(join(next, 'cli.js'))) chmodSync(join(next, 'cli.js'), 0o755);
+  if (existsSync(join(next, 'cli', 'main.js'))) chmodSync(join(next, 'cli', 'main.js'), 0o755);
   rmSync(old, { recursive: true, force: true });
   if (existsSync(dist)) renameSync(dist, old);
   renameSync(next, dist);

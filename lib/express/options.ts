@@ -6,7 +6,7 @@ import {
   type EpochStoreOptions,
   type LoginEvent,
   type SessionLimitPolicy,
-} from '../options.js';
+} from '../core/options.js';
 import type { CookieDefaults } from './store.js';
 
 export interface ExpressSessionOptions extends EpochStoreOptions {

@@ -3,12 +3,12 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
-import { adminFor } from '../admin.js';
-import { SessionError, SessionLimitError, SessionReplicationError } from '../errors.js';
-import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../keys.js';
-import { sessionSettings } from '../options.js';
-import type { SessionInfo } from '../registry.js';
-import { assertReason, encodeReason, REASONS } from '../revocation.js';
+import { adminFor } from '../core/admin.js';
+import { SessionError, SessionLimitError, SessionReplicationError } from '../core/errors.js';
+import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../core/keys.js';
+import { sessionSettings } from '../core/options.js';
+import type { SessionInfo } from '../core/registry.js';
+import { assertReason, encodeReason, REASONS } from '../core/revocation.js';
 import {
   type HeldSession,
   heldSessions,
@@ -18,9 +18,8 @@ import {
   type RequestState,
   type Revocation,
   stateOf,
-} from '../state.js';
-import type { EpochStore } from '../store.js';
-import { encodeHeader, encodeValue } from '../value.js';
+} from '../core/state.js';
+import { encodeHeader, encodeValue } from '../core/value.js';
 import {
   beforeHead,
   type CookieAttributes,
@@ -436,8 +435,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     return true;
   }
 
-  // adminFor needs only the engine's part of the Koa store (rotate, endUser, listRaw, settings, emit).
-  const admin = adminFor(engine as unknown as EpochStore);
+  const admin = adminFor(engine);
 
   async function list(userId: string, req?: Request): Promise<SessionInfo[]> {
     const current = req ? liveUser(req) : undefined;

@@ -2,12 +2,12 @@
 import type { IncomingMessage } from 'node:http';
 import { debuglog } from 'node:util';
 import session from 'express-session';
-import { publishRejected } from '../diagnostics.js';
-import { adoptedUser, SessionEngine } from '../engine.js';
-import { SessionError } from '../errors.js';
-import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../keys.js';
-import type { EpochStoreOptions } from '../options.js';
-import { encodeReason, explainMiss, REASONS } from '../revocation.js';
+import { publishRejected } from '../core/diagnostics.js';
+import { adoptedUser, SessionEngine } from '../core/engine.js';
+import { SessionError } from '../core/errors.js';
+import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
+import type { EpochStoreOptions } from '../core/options.js';
+import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
 import {
   type HeldSession,
   isEnded,
@@ -16,7 +16,7 @@ import {
   markRefused,
   type RequestState,
   stateOf,
-} from '../state.js';
+} from '../core/state.js';
 import {
   type DeviceMeta,
   decodeValue,
@@ -24,7 +24,7 @@ import {
   encodeValue,
   headerDeviceRef,
   rawHeader,
-} from '../value.js';
+} from '../core/value.js';
 import { isSecure } from './cookie.js';
 import { factsOf } from './request.js';
 
@@ -96,7 +96,7 @@ const LEGACY_KEY = /^[A-Za-z0-9_\-.:]{1,200}$/;
  *   the adapter names the request for exactly that synchronous call (`withRequest`), and the
  *   store takes it on entry, once. A get or destroy called any other way is request-less: a read
  *   that grants no write, or an end that needs none.
- * The per-request state then applies the same rules as the Koa store (lib/store.ts).
+ * The per-request state then applies the same rules as the Koa store (lib/koa/store.ts).
  */
 export class ExpressEpochStore extends Store {
   readonly engine: SessionEngine;

@@ -1,4 +1,4 @@
-// The operator CLI, run as users run it (node dist/cli.js) against a real Redis holding real sessions.
+// The operator CLI, run as users run it (node dist/cli/main.js) against a real Redis holding real sessions.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { testRedisUrl } from '../support/hooks.js';
 import { freePort } from '../support/redis-server.js';
 
 const root = new URL('../../', import.meta.url);
-const CLI = fileURLToPath(new URL('dist/cli.js', root));
+const CLI = fileURLToPath(new URL('dist/cli/main.js', root));
 
 interface CliResult {
   code: number | null;
@@ -70,8 +70,8 @@ describe('operator CLI: koa-epoch-session', function () {
 
   before(() => {
     if (!existsSync(CLI))
-      throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does)');
-    for (const name of ['cli.ts', 'cli-commands.ts', 'cli-output.ts']) {
+      throw new Error('dist/cli/main.js is missing: run `npm run build` first (npm test does)');
+    for (const name of ['cli/main.ts', 'cli/commands.ts', 'cli/output.ts']) {
       const source = statSync(new URL(`lib/${name}`, root)).mtimeMs;
       const built = statSync(new URL(`dist/${name.replace(/ts$/, 'js')}`, root)).mtimeMs;
       if (source > built) throw new Error(`dist/ is older than lib/${name}: run \`npm run build\` first`);

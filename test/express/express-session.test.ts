@@ -1,8 +1,8 @@
 // express-session's own pitfalls under the epoch store: ending then writing, destroy, resave, saveUninitialized, rolling, "remember me", touch.
 import { expect } from 'chai';
 import type { Request } from 'express';
+import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
 import { createExpressSessions } from '../../lib/express/index.js';
-import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
 import { allKeys, watchCommands } from '../support/redis-view.js';
 import {
   captured,

@@ -1,6 +1,6 @@
 // The functional suite's fail-closed, isolation and expired-replay tests on an Express app (invariants 2, 3, 5 and 8).
 import { expect } from 'chai';
-import { newSid, userTag } from '../../lib/keys.js';
+import { newSid, userTag } from '../../lib/core/keys.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';
 import { allKeys } from '../support/redis-view.js';
 import {

@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Request, Response } from 'express';
+import { parseExternalKey, RANDOM_LENGTH, userTag } from '../../lib/core/keys.js';
 import type { ExpressSessionOptions } from '../../lib/express/index.js';
-import { parseExternalKey, RANDOM_LENGTH, userTag } from '../../lib/keys.js';
 import { TEST_CLIENT } from '../support/clients.js';
 import { allKeys } from '../support/redis-view.js';
 import {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { newSid, sessionHandle, userTag } from '../../lib/keys.js';
+import { newSid, sessionHandle, userTag } from '../../lib/core/keys.js';
 import { closeClients, cookieValue, makeApp } from '../support/app.js';
 import { signedCookie } from '../support/cookies.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
+import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
 import { closeClients, makeApp, newRedis } from '../support/app.js';
 import { allKeys, commandStats, resetStats, watchCommands } from '../support/redis-view.js';
 

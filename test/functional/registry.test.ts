@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Context } from 'koa';
-import { HORIZON_STEP, horizon } from '../../lib/horizon.js';
+import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
 import { SessionLimitError } from '../../lib/index.js';
 import { closeClients, cookieValue, makeApp } from '../support/app.js';
 import { allKeys, watchCommands } from '../support/redis-view.js';
@@ -174,7 +174,7 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     const t = makeApp({ registry: true });
     const agent = t.agent();
     await agent.post('/login?user=gil').expect(200);
-    // Dead for sure: scored more than one horizon step ago (lib/horizon.ts).
+    // Dead for sure: scored more than one horizon step ago (lib/core/horizon.ts).
     await t.redis.zadd(registryKey('gil'), Date.now() - HORIZON_STEP - 1_000, 'stale-handle-aaaaaaaaaa');
     await t.redis.pexpire(registryKey('gil'), 60_000);
     await agent.post('/set?x=1').set('User-Agent', 'another device').expect(200);
@@ -187,7 +187,7 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
   it('a change from the same device that ends in the same horizon step is one SET … XX: no script, and list() shows the new end', async () => {
     const t = makeApp({ registry: true, maxAge: 60_000 });
     const agent = t.agent();
-    // Login and change must end in the same step (lib/horizon.ts): not within 2 s of a boundary.
+    // Login and change must end in the same step (lib/core/horizon.ts): not within 2 s of a boundary.
     while (horizon(Date.now() + 60_000) !== horizon(Date.now() + 62_000)) {
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -1,7 +1,7 @@
 // The run's client is the one the store really uses: a node-redis run must not fall back to ioredis unnoticed.
 import { expect } from 'chai';
-import { isIoredis } from '../../lib/ioredis-driver.js';
-import { nodeRedisKind } from '../../lib/node-redis-driver.js';
+import { isIoredis } from '../../lib/core/ioredis-driver.js';
+import { nodeRedisKind } from '../../lib/core/node-redis-driver.js';
 import { closeClients, makeApp } from '../support/app.js';
 import { TEST_CLIENT } from '../support/clients.js';
 import { testClusterNodes } from '../support/hooks.js';

@@ -98,7 +98,7 @@ describe('the packed package, installed into a new app', function () {
       'LICENSE',
       'dist/index.js',
       'dist/index.d.ts',
-      'dist/cli.js',
+      'dist/cli/main.js',
     ]) {
       expect(files).to.include(file);
     }

@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Context } from 'koa';
-import { userTag } from '../../lib/keys.js';
-import { stateOf } from '../../lib/state.js';
+import { userTag } from '../../lib/core/keys.js';
+import { stateOf } from '../../lib/core/state.js';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import {

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Context } from 'koa';
-import { newSid, userTag } from '../../lib/keys.js';
+import { newSid, userTag } from '../../lib/core/keys.js';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';
 import {

@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createClient, createCluster, RESP_TYPES } from 'redis';
-import { SessionReplicationError, SessionStoreUnavailableError } from '../../lib/errors.js';
-import { userTag } from '../../lib/keys.js';
+import { SessionReplicationError, SessionStoreUnavailableError } from '../../lib/core/errors.js';
+import { userTag } from '../../lib/core/keys.js';
 import { makeApp, type TestApp } from '../support/app.js';
 import { keySlot, type LocalCluster, startCluster } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';

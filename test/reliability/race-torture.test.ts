@@ -1,8 +1,8 @@
 // Race torture: seeded random interleavings of session requests against revocations of the same user.
 import { expect } from 'chai';
 import type { Context } from 'koa';
+import { RANDOM_LENGTH, userTag } from '../../lib/core/keys.js';
 import type { EpochSessionOptions } from '../../lib/index.js';
-import { RANDOM_LENGTH, userTag } from '../../lib/keys.js';
 import { closeClients, Gate, makeApp, type TestApp } from '../support/app.js';
 import {
   BASE_SEED,

@@ -1,9 +1,9 @@
 // Everything expires, and nothing outlives the longest session: PTTLs of every key after a set of flows.
 import { expect } from 'chai';
 import type { Context } from 'koa';
-import { HORIZON_STEP } from '../../lib/horizon.js';
+import { HORIZON_STEP } from '../../lib/core/horizon.js';
+import { RANDOM_LENGTH } from '../../lib/core/keys.js';
 import type { EpochSessionOptions } from '../../lib/index.js';
-import { RANDOM_LENGTH } from '../../lib/keys.js';
 import { closeClients, makeApp, type TestApp } from '../support/app.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';
 import { parseSessionKey, record, scanKeys } from '../support/reliability-kit.js';
@@ -16,7 +16,7 @@ import { parseSessionKey, record, scanKeys } from '../support/reliability-kit.js
  *             slack is not kept), or browserSessionTtl for browser-session cookies, capped at
  *             absoluteMaxAge for signed-in sessions.
  *
- * The documented margin beyond that is one horizon step (lib/horizon.ts), and only for the keys
+ * The documented margin beyond that is one horizon step (lib/core/horizon.ts), and only for the keys
  * a user's sessions depend on: the epoch key, the registry and the device hash are extended to
  * the session's end rounded up to a whole step, and the rotation reason and legacy marker live as
  * long as the epoch key they replace. Sessions, moved-session keys and session reasons get no

@@ -3,7 +3,7 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type Koa from 'koa';
-import { HANDLE_LENGTH, parseExternalKey, RANDOM_LENGTH } from '../../lib/keys.js';
+import { HANDLE_LENGTH, parseExternalKey, RANDOM_LENGTH } from '../../lib/core/keys.js';
 
 /** `KES_LONG=1` runs the long variants: more trials, more inputs, longer load. CI runs the short ones. */
 export const LONG = process.env.KES_LONG === '1';

@@ -1,6 +1,6 @@
 // Deliberately broken versions of the store's scripts, to show that a reliability suite can fail.
 import type { Cluster, Redis } from 'ioredis';
-import { SCRIPTS, type ScriptName } from '../../lib/scripts.js';
+import { SCRIPTS, type ScriptName } from '../../lib/core/scripts.js';
 
 /**
  * Each mutant breaks one guarantee on purpose. It is swapped in on the client with defineCommand:
@@ -36,12 +36,12 @@ export const MUTANTS = {
   },
 } satisfies Record<string, Mutant>;
 
-/** Installs the mutant on a client; throws if lib/scripts.ts no longer contains the mutated line. */
+/** Installs the mutant on a client; throws if lib/core/scripts.ts no longer contains the mutated line. */
 export function installMutant(redis: Redis | Cluster, mutant: Mutant): void {
   const { lua } = SCRIPTS[mutant.script];
   if (!lua.includes(mutant.from)) {
-    throw new Error(`the mutant "${mutant.name}" no longer applies: lib/scripts.ts changed; update it`);
+    throw new Error(`the mutant "${mutant.name}" no longer applies: lib/core/scripts.ts changed; update it`);
   }
-  // The store passes the number of keys on each call (lib/ioredis-driver.ts).
+  // The store passes the number of keys on each call (lib/core/ioredis-driver.ts).
   redis.defineCommand(`epochSession_${mutant.script}`, { lua: lua.replace(mutant.from, mutant.to) });
 }

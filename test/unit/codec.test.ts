@@ -4,9 +4,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
-import { aesGcmCodec, dataCodec, type SessionCodec } from '../../lib/codec.js';
+import { aesGcmCodec, dataCodec, type SessionCodec } from '../../lib/core/codec.js';
+import { decodeValue, encodeHeader, encodeValue, plainData } from '../../lib/core/value.js';
 import { createSessions } from '../../lib/index.js';
-import { decodeValue, encodeHeader, encodeValue, plainData } from '../../lib/value.js';
 
 const HANDLE = 'AAAAAAAAAAAAAAAA';
 const OTHER_HANDLE = 'BBBBBBBBBBBBBBBB';

@@ -9,7 +9,7 @@ import {
   sessionHandle,
   userIdFromTag,
   userTag,
-} from '../../lib/keys.js';
+} from '../../lib/core/keys.js';
 import { HOSTILE_IDS } from '../support/hostile-ids.js';
 
 describe('key layout (unit)', () => {

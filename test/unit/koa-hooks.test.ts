@@ -3,11 +3,11 @@ import { Socket } from 'node:net';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
+import { stateOf } from '../../lib/core/state.js';
 import { createSessions } from '../../lib/index.js';
-import { stateOf } from '../../lib/state.js';
 
 /**
- * lib/koa-hooks.ts relies on two details of koa-session 7: `ctx.session` is an accessor on the
+ * lib/koa/koa-hooks.ts relies on two details of koa-session 7: `ctx.session` is an accessor on the
  * app's context, and the per-request ContextSession (behind the 'get contextSession' symbol) has
  * the commit() that regenerate() calls. If a new koa-session moves either, this fails first.
  */

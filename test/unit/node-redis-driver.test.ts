@@ -18,11 +18,15 @@ import {
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
 } from 'redis';
-import { SessionError, SessionReplicationError, SessionStoreUnavailableError } from '../../lib/errors.js';
+import {
+  SessionError,
+  SessionReplicationError,
+  SessionStoreUnavailableError,
+} from '../../lib/core/errors.js';
+import { keySlot, nodeRedisDriver, nodeRedisKind, normalise } from '../../lib/core/node-redis-driver.js';
+import { asSessionError } from '../../lib/core/redis-call.js';
+import { SCRIPTS } from '../../lib/core/scripts.js';
 import { createSessions, EpochStore } from '../../lib/index.js';
-import { keySlot, nodeRedisDriver, nodeRedisKind, normalise } from '../../lib/node-redis-driver.js';
-import { asSessionError } from '../../lib/redis-call.js';
-import { SCRIPTS } from '../../lib/scripts.js';
 import { keySlot as referenceSlot } from '../support/cluster.js';
 
 /** A stand-in for one node-redis connection: records what is sent and answers from a script. */

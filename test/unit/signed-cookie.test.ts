@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import Keygrip from 'keygrip';
 import Koa from 'koa';
-import { signedCookieReader } from '../../lib/signed-cookie.js';
+import { signedCookieReader } from '../../lib/koa/signed-cookie.js';
 
 /** A Koa context for a request carrying `cookie`, with nothing else behind it. */
 function contextFor(app: Koa, cookie: string | undefined) {

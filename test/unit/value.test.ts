@@ -11,7 +11,7 @@ import {
   normaliseIp,
   rawHeader,
   restoreLifetime,
-} from '../../lib/value.js';
+} from '../../lib/core/value.js';
 
 describe('stored value (unit)', () => {
   it('takes _expire out of the JSON (the value keeps it in front) and keeps everything else', () => {

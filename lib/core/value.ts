@@ -17,7 +17,7 @@ import type { DataCodec } from './codec.js';
  * device hash, named here by a 6-character reference (most of a user's sessions share one).
  *
  * With the `codec` option the data part is what the codec made of the data (say, `{~g…`, encrypted:
- * lib/codec.ts). It still starts with `{`, and the expiry and header stay outside it, in clear:
+ * lib/core/codec.ts). It still starts with `{`, and the expiry and header stay outside it, in clear:
  * the scripts, `list` and the last-seen refresh read and write them without the keys.
  */
 export type SessionData = Record<string, unknown>;

@@ -2,6 +2,8 @@
 // The operator's command line: sign a user out, list and revoke their sessions, count what Redis holds.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { assertUserId, HANDLE_LENGTH, isHandle } from '../core/keys.js';
+import { assertReason, REASONS } from '../core/revocation.js';
 import {
   asCliError,
   CliError,
@@ -10,7 +12,7 @@ import {
   collectStats,
   connectAdmin,
   EXIT,
-} from './cli-commands.js';
+} from './commands.js';
 import {
   COMMANDS,
   type Command,
@@ -24,9 +26,7 @@ import {
   progressReporter,
   REASON_RULE,
   statsText,
-} from './cli-output.js';
-import { assertUserId, HANDLE_LENGTH, isHandle } from './keys.js';
-import { assertReason, REASONS } from './revocation.js';
+} from './output.js';
 
 /** What a command produced: the exit code, and what to print with and without --json. */
 interface Outcome {
@@ -118,7 +118,7 @@ async function run(argv: string[]): Promise<Outcome> {
   const { values, positionals } = parse(argv);
   const [name, ...args] = positionals;
   if (values.version) {
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     return { exitCode: EXIT.ok, json: { version }, text: `${version}\n` };
   }
   if (name === undefined || name === 'help') {

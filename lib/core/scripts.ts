@@ -16,10 +16,10 @@ import { EXPIRES_LENGTH, HEADER_LENGTH, STAMP_LENGTH } from './value.js';
  *   write it back.
  * - Every key written gets a TTL, and the epoch key, registry and device hash are extended
  *   (PEXPIRE … GT, Redis 7.0) to the *reach* the client passes: the time left until the session's
- *   horizon, its end rounded up to a whole step (lib/horizon.ts), so they outlive it (invariant 4)
+ *   horizon, its end rounded up to a whole step (lib/core/horizon.ts), so they outlive it (invariant 4)
  *   and later writes that end in the same step need not extend them again.
  * - A value the scripts inspect starts with the fixed-width expiry; with the registry on, the
- *   device header follows it (lib/value.ts).
+ *   device header follows it (lib/core/value.ts).
  */
 const EPOCH_MATCHES = `local epochValue = redis.call('GET', KEYS[1])
 local epochMatches = epochValue and string.sub(epochValue, 1, ${RANDOM_LENGTH}) == ARGV[1]`;
@@ -67,7 +67,7 @@ return {value, pttl}`;
  * Rewrite a signed-in session with the registry on (without it, a pipelined SET … XX does).
  * KEYS: epoch, session, registry, devices.
  * ARGV: epoch read by the request, handle, value, ttl, registry score (the session's end), prune
- *   before (lib/horizon.ts), device ref, device value ('' none), reach.
+ *   before (lib/core/horizon.ts), device ref, device value ('' none), reach.
  * Reply: 1 written, 0 refused (revoked, rotated or logged out meanwhile).
  */
 const writeUser = `${EXTEND}

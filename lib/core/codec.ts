@@ -37,7 +37,7 @@ export interface AesGcmCodecOptions {
  * default), which it keeps to tell an unchanged session from a changed one (ciphertexts differ
  * on every write), and the data part of the stored value, which may be encrypted and bound to
  * the session's handle. The data part always starts with `{`: the device header that precedes it
- * is told apart by that byte, in lib/value.ts and in the list script (lib/scripts.ts).
+ * is told apart by that byte, in lib/core/value.ts and in the list script (lib/core/scripts.ts).
  *
  *   JSON (no codec, or a JSON codec's plaintext read unencrypted)  `{...}`
  *   a custom serializer's text                                      `{~s<text>`
@@ -46,7 +46,7 @@ export interface AesGcmCodecOptions {
  * `{~` never starts JSON, so a store without the codec reads a coded value as a fresh session.
  */
 export interface DataCodec {
-  /** The plaintext is JSON: the store builds it as it does without a codec (lib/value.ts). */
+  /** The plaintext is JSON: the store builds it as it does without a codec (lib/core/value.ts). */
   readonly json: boolean;
   stringify(data: SessionData): string;
   parse(plain: string): SessionData | undefined;

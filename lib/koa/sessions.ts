@@ -3,21 +3,17 @@ import type { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import koaSession from 'koa-session';
-import { adminFor } from './admin.js';
-import { syncCompanion } from './companion.js';
-import { sessionCookie } from './cookie.js';
-import { SessionError, SessionLimitError, SessionNotFreshError, SessionReplicationError } from './errors.js';
-import { assertUserId, externalKey, newSid, sessionHandle, userTag } from './keys.js';
-import { watchKoaSession } from './koa-hooks.js';
+import { adminFor } from '../core/admin.js';
 import {
-  companionOptions,
-  cookieOptions,
-  type EpochSessionOptions,
-  isDuration,
-  sessionSettings,
-} from './options.js';
-import type { SessionInfo } from './registry.js';
-import { assertReason, encodeReason, REASONS } from './revocation.js';
+  SessionError,
+  SessionLimitError,
+  SessionNotFreshError,
+  SessionReplicationError,
+} from '../core/errors.js';
+import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../core/keys.js';
+import { companionOptions, cookieOptions, isDuration, sessionSettings } from '../core/options.js';
+import type { SessionInfo } from '../core/registry.js';
+import { assertReason, encodeReason, REASONS } from '../core/revocation.js';
 import {
   type HeldSession,
   heldSessions,
@@ -26,9 +22,13 @@ import {
   type Revocation,
   stateOf,
   switchTo,
-} from './state.js';
+} from '../core/state.js';
+import { encodeHeader, encodeValue, plainData } from '../core/value.js';
+import { syncCompanion } from './companion.js';
+import { sessionCookie } from './cookie.js';
+import { watchKoaSession } from './koa-hooks.js';
+import type { EpochSessionOptions } from './options.js';
 import { EpochStore, requestMeta } from './store.js';
-import { encodeHeader, encodeValue, plainData } from './value.js';
 
 export interface LoginResult {
   /** The new session's public handle, as `list()` returns it. */

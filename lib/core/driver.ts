@@ -11,7 +11,7 @@ export interface ReplicaAcknowledgement {
 /**
  * Everything the session engine sends to Redis. Replies are normalised: strings for values,
  * `null` for a missing key, integers for counts, arrays for script tables (Lua `false` is `null`).
- * Failures reject with the client's own error; lib/redis-call.ts maps them to the package's.
+ * Failures reject with the client's own error; lib/core/redis-call.ts maps them to the package's.
  */
 export interface RedisDriver {
   get(key: string): Promise<string | null>;
@@ -23,7 +23,7 @@ export interface RedisDriver {
   /** PEXPIRE … GT (Redis 7.0): never shortens. */
   extend(key: string, ttl: number): Promise<number>;
   /**
-   * Runs one of lib/scripts.ts with every key in KEYS (EVALSHA, EVAL when the server lacks the
+   * Runs one of lib/core/scripts.ts with every key in KEYS (EVALSHA, EVAL when the server lacks the
    * script). With `acknowledgement`, WAIT follows on the same connection; fewer replicas than
    * asked reject with SessionReplicationError carrying the script's reply.
    */

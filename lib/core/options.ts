@@ -1,5 +1,4 @@
 // Options: the defaults, and the start-up checks that name the option to change.
-import type { Context } from 'koa';
 import { type DataCodec, dataCodec, type SessionCodec } from './codec.js';
 import type { RedisClient, RedisDriver } from './driver.js';
 import { ioredisDriver, ioredisOption, isIoredis } from './ioredis-driver.js';
@@ -69,7 +68,11 @@ export interface LegacyOptions {
   redis?: RedisClient;
 }
 
-export interface EpochSessionOptions extends EpochStoreOptions {
+/**
+ * The session cookie's attributes, checked at start-up by both adapters: Koa's options use these
+ * names; the Express adapter maps express-session's onto them.
+ */
+export interface CookieChoices {
   /** Cookie name. Default `'sid'`: neutral, it does not advertise the framework. */
   key?: string;
   /** koa-session's rolling: refresh the cookie and TTL on every response. Default `false`. */
@@ -86,6 +89,10 @@ export interface EpochSessionOptions extends EpochStoreOptions {
   secure?: boolean;
   domain?: string;
   path?: string;
+}
+
+/** The concurrent-session limit, which every adapter's login applies. */
+export interface SessionLimitOptions {
   /** With the registry: the most sessions one user may hold at once. Default: no limit. */
   maxSessions?: number;
   /** What `login` does at the limit. Default `'evict-oldest'`. */
@@ -95,8 +102,6 @@ export interface EpochSessionOptions extends EpochStoreOptions {
    * ms since the epoch, so page scripts can tell whether the session is alive. Default: none.
    */
   companionCookie?: string;
-  /** Called after every login, for "new sign-in from …" notices. Errors go to `app.emit('error')`. */
-  onLogin?: (event: LoginEvent, ctx: Context) => unknown;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -261,13 +266,17 @@ function legacySettings(
   };
 }
 
-export interface SessionSettings {
+export interface SessionSettings<Hook> {
   maxSessions: number;
   sessionLimitPolicy: SessionLimitPolicy;
-  onLogin: EpochSessionOptions['onLogin'];
+  onLogin: Hook | undefined;
 }
 
-export function sessionSettings(options: EpochSessionOptions, registry: boolean): SessionSettings {
+/** The limit and the login hook (each adapter passes its own hook type). */
+export function sessionSettings<Hook>(
+  options: SessionLimitOptions & { onLogin?: Hook },
+  registry: boolean,
+): SessionSettings<Hook> {
   const { maxSessions, sessionLimitPolicy = DEFAULTS.sessionLimitPolicy, onLogin } = options;
   if (maxSessions !== undefined) {
     if (!Number.isInteger(maxSessions) || maxSessions < 1) fail('maxSessions must be a positive integer');
@@ -286,7 +295,7 @@ const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-
 const COOKIE_PATH = /^[ -:=-~]*$/;
 
 /** koa-session's options: our secure defaults under whatever the caller set. */
-export function cookieOptions(options: EpochSessionOptions, maxAge: number | 'session') {
+export function cookieOptions(options: CookieChoices, maxAge: number | 'session') {
   const key = options.key ?? DEFAULTS.key;
   if (typeof key !== 'string' || !COOKIE_NAME.test(key)) {
     fail('key must be a valid cookie name (RFC 6265 token characters)');
@@ -323,7 +332,7 @@ export function cookieOptions(options: EpochSessionOptions, maxAge: number | 'se
   };
 }
 
-export function companionOptions(options: EpochSessionOptions, cookie: ReturnType<typeof cookieOptions>) {
+export function companionOptions(options: SessionLimitOptions, cookie: ReturnType<typeof cookieOptions>) {
   const name = options.companionCookie;
   if (name === undefined) return undefined;
   if (

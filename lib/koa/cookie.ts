@@ -1,8 +1,8 @@
 // Reading and writing the session cookie ourselves, through koa-session's externalKey hook.
 import type { Context } from 'koa';
-import type { cookieOptions } from './options.js';
+import type { cookieOptions } from '../core/options.js';
+import { isRefused, stateOf } from '../core/state.js';
 import { signedCookieReader } from './signed-cookie.js';
-import { isRefused, stateOf } from './state.js';
 import { COOKIE_SLACK } from './store.js';
 
 /**

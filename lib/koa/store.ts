@@ -1,10 +1,10 @@
 // The koa-session store: get, set, destroy and genid on the epoch-keyed layout, checked against what the request holds.
 import { debuglog } from 'node:util';
-import { publishRejected } from './diagnostics.js';
-import { adoptedUser, SessionEngine } from './engine.js';
-import { SessionError } from './errors.js';
-import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from './keys.js';
-import { encodeReason, explainMiss, REASONS } from './revocation.js';
+import { publishRejected } from '../core/diagnostics.js';
+import { adoptedUser, SessionEngine } from '../core/engine.js';
+import { SessionError } from '../core/errors.js';
+import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
+import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
 import {
   blankState,
   type HeldSession,
@@ -15,7 +15,7 @@ import {
   type RequestState,
   stateOf,
   switchTo,
-} from './state.js';
+} from '../core/state.js';
 import {
   type DeviceMeta,
   decodeValue,
@@ -26,9 +26,9 @@ import {
   rawHeader,
   restoreLifetime,
   type SessionData,
-} from './value.js';
+} from '../core/value.js';
 
-export { COOKIE_SLACK } from './engine.js';
+export { COOKIE_SLACK } from '../core/engine.js';
 
 const debug = debuglog('koa-epoch-session');
 

@@ -1,7 +1,7 @@
 // Two things koa-session decides that the store must know of: `ctx.session = null`, and a running regenerate().
 import type Koa from 'koa';
 import type { Context } from 'koa';
-import { stateOf } from './state.js';
+import { stateOf } from '../core/state.js';
 
 type CommitOptions = { save?: boolean; regenerate?: boolean };
 type ContextSession = { commit(options?: CommitOptions): Promise<void> };

@@ -1,10 +1,11 @@
 // Revocation and the device list, without a request: for route handlers, workers and the operator CLI.
+
+import { SessionEngine } from './engine.js';
 import { SessionError, SessionReplicationError } from './errors.js';
 import { isHandle, userTag } from './keys.js';
 import type { EpochStoreOptions } from './options.js';
 import { parseSessionList, type SessionInfo } from './registry.js';
 import { assertReason, encodeReason, REASONS } from './revocation.js';
-import { EpochStore } from './store.js';
 
 export interface SessionAdmin {
   /**
@@ -17,15 +18,16 @@ export interface SessionAdmin {
   list(userId: string, currentSessionId?: string): Promise<SessionInfo[]>;
   /** Ends one session by its public handle. True if it was live. */
   revoke(userId: string, sessionId: string, options?: { reason?: string }): Promise<boolean>;
-  store: EpochStore;
+  /** The engine it runs on: the Koa or Express store's, or its own. */
+  store: SessionEngine;
 }
 
 /** For processes that serve no sessions themselves: `createSessionAdmin({ redis, registry: true }).rotate(id)`. */
-export function createSessionAdmin(options: EpochStoreOptions | EpochStore): SessionAdmin {
-  return adminFor(options instanceof EpochStore ? options : new EpochStore(options));
+export function createSessionAdmin(options: EpochStoreOptions | SessionEngine): SessionAdmin {
+  return adminFor(options instanceof SessionEngine ? options : new SessionEngine(options));
 }
 
-export function adminFor(store: EpochStore): SessionAdmin {
+export function adminFor(store: SessionEngine): SessionAdmin {
   async function rotate(userId: string, options: { reason?: string } = {}): Promise<boolean> {
     const reason = options.reason ?? REASONS.rotated;
     assertReason(reason);

@@ -1,10 +1,10 @@
 // The operator CLI's work: a Redis connection that fails fast, the admin commands and the keyspace census.
 import { type Cluster, Redis } from 'ioredis';
-import { createSessionAdmin, type SessionAdmin } from './admin.js';
-import type { RedisClient } from './driver.js';
-import { SessionStoreUnavailableError } from './errors.js';
-import { type KeyLayout, RANDOM_LENGTH } from './keys.js';
-import { asSessionError } from './redis-call.js';
+import { createSessionAdmin, type SessionAdmin } from '../core/admin.js';
+import type { RedisClient } from '../core/driver.js';
+import { SessionStoreUnavailableError } from '../core/errors.js';
+import { type KeyLayout, RANDOM_LENGTH } from '../core/keys.js';
+import { asSessionError } from '../core/redis-call.js';
 
 /** Exit codes, documented in `--help` and docs/operations.md. */
 export const EXIT = Object.freeze({ ok: 0, notFound: 1, usage: 2, unavailable: 3, failed: 4 });
@@ -193,7 +193,7 @@ const SESSION = new RegExp(`^(${TOKEN}):${HANDLE}$`);
 const SESSION_REASON = new RegExp(`^x:${HANDLE}$`);
 const FORWARD = new RegExp(`^m:${HANDLE}$`);
 
-/** The key layout of lib/keys.ts, read backwards. */
+/** The key layout of lib/core/keys.ts, read backwards. */
 export function classifyKey(key: string, prefix: string): KeyKind {
   const rest = key.slice(prefix.length);
   if (ANONYMOUS.test(rest)) return { kind: 'anonymous' };

@@ -222,7 +222,7 @@ export class SessionEngine extends EventEmitter {
    * Always SET … XX (never resurrects an ended key); a write under an old epoch lands on an orphan
    * no read can reach. When the new end has the horizon of the value the request holds
    * (`write.previous`), the epoch key, registry and device hash already outlive it
-   * (lib/horizon.ts): the SET is the whole write. Otherwise, without the registry, PEXPIRE … GT
+   * (lib/core/horizon.ts): the SET is the whole write. Otherwise, without the registry, PEXPIRE … GT
    * of the epoch key goes with it; with the registry, a script also files the new horizon and
    * the device (so does a new device). False: not written.
    */

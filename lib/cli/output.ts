@@ -1,7 +1,8 @@
 // What the operator CLI prints: the help pages, the session table, the stats report and the progress line.
-import { SCAN_COUNT, type Stats, type StatsOptions } from './cli-commands.js';
-import type { SessionInfo } from './registry.js';
-import { REASONS } from './revocation.js';
+
+import type { SessionInfo } from '../core/registry.js';
+import { REASONS } from '../core/revocation.js';
+import { SCAN_COUNT, type Stats, type StatsOptions } from './commands.js';
 
 export const NAME = 'koa-epoch-session';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
