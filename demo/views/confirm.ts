@@ -1,5 +1,5 @@
 // The "confirm your password" step: shown instead of a page that needs a recent sign-in when the last one is too old.
-import { ago, duration, time } from './format.js';
+import { duration, time } from './format.js';
 import { html } from './html.js';
 import { page, type SessionClock, type Viewer } from './layout.js';
 
@@ -24,10 +24,7 @@ export function confirmPage(view: ConfirmView): string {
   const main = html`
 <h1>Confirm your password</h1>
 <p class="lead">To ${view.action}, you need to have signed in within the last ${duration(view.freshForMs)}.
-  ${
-    authenticatedAt &&
-    html`You last signed in or confirmed your password ${time(authenticatedAt, ago(authenticatedAt))}.`
-  }
+  ${authenticatedAt && html`You last signed in or confirmed your password at ${time(authenticatedAt)}.`}
   Enter your password to go on; you stay signed in either way.</p>
 ${
   view.unsaved &&
@@ -43,7 +40,8 @@ ${error && html`<div class="banner error" role="alert" id="confirm-error">${erro
   <input type="password" id="confirm-password" name="password" autocomplete="current-password" required
     maxlength="1024" autofocus${described}>
   <button type="submit">Confirm and continue</button>
-</form>`;
+</form>
+<p class="meta"><a href="/">Back to your devices</a></p>`;
   return page({
     title: 'Confirm your password',
     main,

@@ -36,7 +36,7 @@ function noticeBanner(notice: Notice): Html {
  */
 function expiryCell(session: SessionInfo, browserSession: boolean): Html {
   const note = session.current
-    ? html`<span class="meta expiry-note">${browserSession ? 'or when this browser closes' : 'remembered on this device'}</span>`
+    ? html` <span class="meta expiry-note">(${browserSession ? 'or when this browser closes' : 'remembered on this device'})</span>`
     : '';
   return html`<td data-label="Expires">${time(session.expiresAt, ago(session.expiresAt))}${note}</td>`;
 }

@@ -1,6 +1,6 @@
 // The change-password form.
 import type { Flash } from '../session-data.js';
-import { ago, duration, time } from './format.js';
+import { duration, time } from './format.js';
 import { html } from './html.js';
 import { flashBanner, page, type SessionClock, type Viewer } from './layout.js';
 
@@ -29,8 +29,8 @@ ${flashBanner(view.flash)}
 ${error && html`<div class="banner error" role="alert" id="password-error">${error}</div>`}
 ${
   view.authenticatedAt &&
-  html`<p class="meta" id="fresh-note">You signed in or confirmed your password
-  ${time(view.authenticatedAt, ago(view.authenticatedAt))}. This page needs that within the last
+  html`<p class="meta" id="fresh-note">You signed in or confirmed your password at
+  ${time(view.authenticatedAt)}. This page needs that within the last
   ${duration(view.freshForMs)}, or it asks for your password first.</p>`
 }
 <form class="card stack" method="post" action="/account/password" novalidate>

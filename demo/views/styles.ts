@@ -95,7 +95,6 @@ footer { max-width: 960px; margin: 0 auto; padding: 0 1.25rem 2rem; color: var(-
   tbody td[data-label]::before { content: attr(data-label) ": "; }
   tbody td.actions { grid-column: 2; grid-row: 1 / span 4; align-self: center; }
   .expiry-note { display: inline; }
-  .expiry-note::before { content: ", "; }
   .device + .badge { margin-left: 0; }
   .device { display: block; }
 }
