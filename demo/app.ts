@@ -3,7 +3,12 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Redis } from 'ioredis';
 import Koa from 'koa';
-import { createSessions, type SessionLimitPolicy, type Sessions } from '../lib/index.js';
+import {
+  createSessions,
+  type EpochSessionOptions,
+  type SessionLimitPolicy,
+  type Sessions,
+} from '../lib/index.js';
 import { Accounts, DEMO_ACCOUNTS } from './accounts.js';
 import { errorPages } from './errors.js';
 import { securityHeaders } from './headers.js';
@@ -11,6 +16,7 @@ import { Notices } from './notices.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
+import { confirmRoutes } from './routes/confirm.js';
 import type { DemoServices } from './routes/context.js';
 import { statusRoutes } from './routes/status.js';
 import { Throttle } from './throttle.js';
@@ -19,10 +25,20 @@ export interface DemoOptions {
   redis: Redis;
   /** Cookie signing keys. Default: a random key per start, so restarting signs everyone out. */
   keys?: string[];
-  /** Session lifetime in ms. Default 30 minutes. */
+  /**
+   * Idle lifetime in ms of a sign-in without "Remember me" (its cookie also ends with the browser),
+   * and of the anonymous session on the sign-in page. Default 30 minutes.
+   */
   maxAge?: number;
-  /** Sessions end this long after sign-in, however active. Default 12 hours. */
+  /** Lifetime in ms of a sign-in with "Remember me" ticked. Default 30 days. */
+  rememberMeMaxAge?: number;
+  /** Sessions end this long after sign-in, however active. Default: `rememberMeMaxAge`. */
   absoluteMaxAge?: number;
+  /**
+   * Changing the password needs a sign-in, or a password confirmation, at most this long ago, in ms
+   * (`sessions.requireFresh`). Default 10 minutes.
+   */
+  freshForMs?: number;
   /** Devices one account may use at once. Default 3. */
   maxSessions?: number;
   /** At the limit: end the oldest session (default) or refuse the sign-in. */
@@ -40,6 +56,7 @@ export interface DemoApp {
   sessions: Sessions;
   accounts: Accounts;
   notices: Notices;
+  settings: DemoServices['settings'];
 }
 
 export const COMPANION_COOKIE = 'sid_expires';
@@ -52,36 +69,20 @@ export function createDemoApp(options: DemoOptions): DemoApp {
 
   const accounts = new Accounts(redis);
   const notices = new Notices(redis);
-  const maxSessions = options.maxSessions ?? 3;
-  const sessions = createSessions(app, {
-    redis,
-    // Everything the demo writes starts with `demo:`, so it can share a Redis (REDIS_URL) politely.
-    prefix: 'demo:sess:',
-    maxAge: options.maxAge ?? 30 * 60_000,
-    absoluteMaxAge: options.absoluteMaxAge ?? 12 * 3600_000,
-    registry: true,
-    maxSessions,
-    sessionLimitPolicy: options.sessionLimitPolicy ?? 'evict-oldest',
-    companionCookie: COMPANION_COOKIE,
-    // Runs after each sign-in, off the request's path: "new sign-in from …" on the other devices.
-    onLogin: (event) => notices.record(event),
-  });
+  const settings = demoSettings(options);
+  const sessions = createSessions(app, sessionOptions(options, settings, notices));
 
   const services: DemoServices = {
     sessions,
     accounts,
     notices,
     throttle: new Throttle(redis, options.failedSignInLimit ?? 10),
-    settings: {
-      companionCookie: COMPANION_COOKIE,
-      statusPollMs: options.statusPollMs ?? 15_000,
-      maxSessions,
-      demoAccounts: DEMO_ACCOUNTS,
-    },
+    settings,
   };
 
   const router = new Router();
   authRoutes(router, services);
+  confirmRoutes(router, services);
   accountRoutes(router, services);
   adminRoutes(router, services);
   statusRoutes(router, services);
@@ -92,5 +93,53 @@ export function createDemoApp(options: DemoOptions): DemoApp {
   app.use(sessions.middleware);
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return { app, sessions, accounts, notices };
+  return { app, sessions, accounts, notices, settings };
+}
+
+function demoSettings(options: DemoOptions): DemoServices['settings'] {
+  const idleMaxAge = options.maxAge ?? 30 * 60_000;
+  const rememberMeMaxAge = options.rememberMeMaxAge ?? 30 * 24 * 3600_000;
+  const freshForMs = options.freshForMs ?? 10 * 60_000;
+  for (const [name, value] of Object.entries({ maxAge: idleMaxAge, rememberMeMaxAge, freshForMs })) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`demo: ${name} must be a whole number of milliseconds, at least 1`);
+    }
+  }
+  return {
+    companionCookie: COMPANION_COOKIE,
+    statusPollMs: options.statusPollMs ?? 15_000,
+    maxSessions: options.maxSessions ?? 3,
+    idleMaxAge,
+    rememberMeMaxAge,
+    freshForMs,
+    demoAccounts: DEMO_ACCOUNTS,
+  };
+}
+
+/**
+ * Every koa-epoch-session option the demo sets, assembled here and nowhere else: a new demo
+ * toggle (a codec, say) is one more line in this object.
+ */
+function sessionOptions(
+  options: DemoOptions,
+  settings: DemoServices['settings'],
+  notices: Notices,
+): EpochSessionOptions {
+  return {
+    redis: options.redis,
+    // Everything the demo writes starts with `demo:`, so it can share a Redis (REDIS_URL) politely.
+    prefix: 'demo:sess:',
+    // Anonymous sessions (the sign-in page's CSRF token). A sign-in chooses its own lifetime: a
+    // browser-session cookie, or "Remember me" (routes/auth.ts).
+    maxAge: settings.idleMaxAge,
+    // A browser-session cookie still ends in Redis after this long without a save.
+    browserSessionTtl: settings.idleMaxAge,
+    absoluteMaxAge: options.absoluteMaxAge ?? settings.rememberMeMaxAge,
+    registry: true,
+    maxSessions: settings.maxSessions,
+    sessionLimitPolicy: options.sessionLimitPolicy ?? 'evict-oldest',
+    companionCookie: settings.companionCookie,
+    // Runs after each sign-in, off the request's path: "new sign-in from …" on the other devices.
+    onLogin: (event) => notices.record(event),
+  };
 }

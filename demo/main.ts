@@ -12,9 +12,17 @@ import {
 import { onShutdown } from '../test/support/shutdown.js';
 import { DEMO_ACCOUNTS } from './accounts.js';
 import { createDemoApp } from './app.js';
+import { duration } from './views/format.js';
 
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
+// How recent a sign-in the password change needs; a short one (FRESH_SECONDS=30) shows the
+// "confirm your password" step without waiting ten minutes.
+const freshSeconds = process.env.FRESH_SECONDS;
+if (freshSeconds !== undefined && !/^[1-9]\d{0,6}$/.test(freshSeconds)) {
+  console.error(`demo: FRESH_SECONDS must be a whole number of seconds, at least 1 (got "${freshSeconds}")`);
+  process.exit(1);
+}
 
 let privateRedis: RedisServer | undefined;
 let redis: Redis | undefined;
@@ -59,6 +67,7 @@ redis.on('error', () => {});
 const demo = createDemoApp({
   redis,
   ...(process.env.APP_KEYS ? { keys: process.env.APP_KEYS.split(',') } : {}),
+  ...(freshSeconds ? { freshForMs: Number(freshSeconds) * 1000 } : {}),
 });
 demo.app.on('error', (error: Error) => console.error(`demo: ${error.name}: ${error.message}`));
 
@@ -98,6 +107,8 @@ server.once('listening', () => {
       '',
       '  Try it: sign in as alice in two browsers (or a normal and a private window),',
       '  then change the password in one and reload the other.',
+      `  Changing the password needs a sign-in within the last ${duration(demo.settings.freshForMs)}; set`,
+      '  FRESH_SECONDS=30 to meet the "confirm your password" step sooner.',
       '',
       "  Operate it, from another terminal in this folder (alice's sessions; then rotate, revoke, stats):",
       `    REDIS_URL=${redactRedisUrl(redisUrl)} npx koa-epoch-session list alice --prefix ${prefix}`,

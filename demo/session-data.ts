@@ -1,4 +1,4 @@
-// Typed access to the two things the demo keeps in koa-session's data: the CSRF token and a flash message.
+// Typed access to what the demo keeps in koa-session's data (the CSRF token, a flash message) and its lifetime.
 import type { Context } from 'koa';
 
 export interface Flash {
@@ -25,4 +25,14 @@ export function takeFlash(ctx: Context): Flash | undefined {
   if (!session || flash === undefined) return undefined;
   delete session.flash;
   return typeof flash?.text === 'string' ? flash : undefined;
+}
+
+/**
+ * The lifetime this session was signed in with: `'session'` for a browser-session cookie, or ms
+ * ("Remember me"). koa-session keeps it in `ctx.sessionOptions` and saves it with the data, so it
+ * is known on every request.
+ */
+export function sessionLifetime(ctx: Context): number | 'session' | undefined {
+  const maxAge: unknown = ctx.sessionOptions?.maxAge;
+  return maxAge === 'session' || (typeof maxAge === 'number' && maxAge > 0) ? maxAge : undefined;
 }

@@ -1,18 +1,20 @@
-// The signed-in user's own pages: devices (sign out one, or all others) and the password change.
+// The signed-in user's own pages: devices (sign out one, or all others) and the password change, which needs a recent sign-in.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { rotateCsrfToken } from '../csrf.js';
 import { field } from '../form.js';
 import { APP_REASONS } from '../reasons.js';
-import { setFlash, takeFlash } from '../session-data.js';
+import { sessionLifetime, setFlash, takeFlash } from '../session-data.js';
 import { homePage } from '../views/home.js';
 import { MIN_PASSWORD, passwordPage } from '../views/password.js';
+import { requireFreshSignIn } from './confirm.js';
 import {
   checkedForm,
   clockOf,
   type DemoServices,
   formOf,
   requireUser,
+  retryAfter,
   seeOther,
   viewerOf,
 } from './context.js';
@@ -20,8 +22,9 @@ import {
 const HANDLE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function accountRoutes(router: Router, services: DemoServices): void {
-  const { sessions, accounts, notices, settings } = services;
+  const { sessions, accounts, notices, throttle, settings } = services;
   const signedIn = requireUser(services);
+  const fresh = requireFreshSignIn(services);
 
   router.get('/', signedIn, async (ctx) => {
     const viewer = viewerOf(ctx);
@@ -67,21 +70,36 @@ export function accountRoutes(router: Router, services: DemoServices): void {
       viewer,
       clock: clockOf(ctx, services),
       otherDevices: devices.filter((d) => !d.current).length,
+      authenticatedAt: sessions.authenticatedAt(ctx),
+      freshForMs: settings.freshForMs,
+      flash: takeFlash(ctx),
       ...(error ? { error } : {}),
     });
   }
 
-  router.get('/account/password', signedIn, (ctx) => renderPassword(ctx, 200));
+  router.get('/account/password', signedIn, fresh, (ctx) => renderPassword(ctx, 200));
 
-  router.post('/account/password', signedIn, checkedForm, async (ctx) => {
+  // CSRF first, then freshness: a forged post gets a 403 and no password prompt.
+  router.post('/account/password', signedIn, checkedForm, fresh, async (ctx) => {
     const form = formOf(ctx);
     const { username } = viewerOf(ctx).account;
     const current = field(ctx, form, 'current', 'current password', 1024);
     const next = field(ctx, form, 'next', 'new password', 1024);
     const confirm = field(ctx, form, 'confirm', 'repeated password', 1024);
+    // The current password is a password guess too: counted with the sign-in failures.
+    const blocked = await throttle.blockedFor(ctx.ip, username);
+    if (blocked > 0) {
+      return renderPassword(
+        ctx,
+        429,
+        `Too many wrong passwords for this account. ${retryAfter(ctx, blocked)}`,
+      );
+    }
     if (!(await accounts.verify(username, current))) {
+      await throttle.failed(ctx.ip, username);
       return renderPassword(ctx, 403, 'Your current password is not right.');
     }
+    await throttle.succeeded(ctx.ip, username);
     if (next.length < MIN_PASSWORD) {
       return renderPassword(ctx, 400, `The new password needs at least ${MIN_PASSWORD} characters.`);
     }
@@ -89,6 +107,8 @@ export function accountRoutes(router: Router, services: DemoServices): void {
     if (next === current)
       return renderPassword(ctx, 400, 'Choose a password different from the current one.');
 
+    // This device keeps the lifetime it signed in with: a browser-session cookie, or "Remember me".
+    const lifetime = sessionLifetime(ctx);
     await accounts.setPassword(username, next);
     try {
       // Every session of the user ends, this one included, each with the reason its device will show...
@@ -100,7 +120,7 @@ export function accountRoutes(router: Router, services: DemoServices): void {
       ctx.throw(503, message, { expose: true, cause: error });
     }
     // ...then this device signs in again under the new epoch, keeping its session data.
-    await sessions.login(ctx, username);
+    await sessions.login(ctx, username, lifetime === undefined ? {} : { maxAge: lifetime });
     rotateCsrfToken(ctx);
     setFlash(ctx, {
       kind: 'success',

@@ -7,7 +7,7 @@ import { field } from '../form.js';
 import { revocationMessage } from '../reasons.js';
 import { clock } from '../views/format.js';
 import { type SignInView, signInPage } from '../views/signin.js';
-import { checkedForm, type DemoServices, formOf, seeOther } from './context.js';
+import { checkedForm, type DemoServices, formOf, retryAfter, seeOther } from './context.js';
 
 export function authRoutes(router: Router, services: DemoServices): void {
   const { sessions, accounts, throttle, settings } = services;
@@ -15,7 +15,13 @@ export function authRoutes(router: Router, services: DemoServices): void {
   function render(ctx: Context, status: number, view: Partial<SignInView> = {}) {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = signInPage({ csrf: csrfToken(ctx), accounts: settings.demoAccounts, ...view });
+    ctx.body = signInPage({
+      csrf: csrfToken(ctx),
+      accounts: settings.demoAccounts,
+      rememberMeMaxAge: settings.rememberMeMaxAge,
+      idleMaxAge: settings.idleMaxAge,
+      ...view,
+    });
   }
 
   router.get('/signin', (ctx) => {
@@ -34,30 +40,35 @@ export function authRoutes(router: Router, services: DemoServices): void {
     const form = formOf(ctx);
     const username = field(ctx, form, 'username', 'username', 64).trim().toLowerCase();
     const password = field(ctx, form, 'password', 'password', 1024);
+    const remember = form.get('remember') === 'yes';
     if (!username || !password) {
-      return render(ctx, 400, { username, error: 'Enter your username and your password.' });
+      return render(ctx, 400, { username, remember, error: 'Enter your username and your password.' });
     }
     const blocked = await throttle.blockedFor(ctx.ip, username);
     if (blocked > 0) {
-      ctx.set('Retry-After', String(Math.ceil(blocked / 1000)));
-      const minutes = Math.ceil(blocked / 60_000);
       return render(ctx, 429, {
         username,
-        error: `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        remember,
+        error: `Too many failed sign-ins for this account. ${retryAfter(ctx, blocked)}`,
       });
     }
     const account = await accounts.verify(username, password);
     if (!account) {
       await throttle.failed(ctx.ip, username);
       // The same words for an unknown user and a wrong password: no hint which accounts exist.
-      return render(ctx, 401, { username, error: 'Wrong username or password.' });
+      return render(ctx, 401, { username, remember, error: 'Wrong username or password.' });
     }
     try {
-      await sessions.login(ctx, account.username);
+      // "Remember me": a cookie that outlives the browser. Without it, a browser-session cookie,
+      // which the store still ends after `idleMaxAge` without a save (browserSessionTtl).
+      await sessions.login(ctx, account.username, {
+        maxAge: remember ? settings.rememberMeMaxAge : 'session',
+      });
     } catch (error) {
       if (!(error instanceof SessionLimitError)) throw error;
       return render(ctx, 409, {
         username,
+        remember,
         error: `This account is already signed in on ${error.limit} devices, the most it allows. Sign out on one of them first.`,
       });
     }

@@ -5,6 +5,7 @@ import type { Account, Accounts, DemoAccount } from '../accounts.js';
 import { csrfToken, verifyCsrf } from '../csrf.js';
 import { type Form, readForm } from '../form.js';
 import type { Notices } from '../notices.js';
+import { sessionLifetime } from '../session-data.js';
 import type { Throttle } from '../throttle.js';
 import type { SessionClock, Viewer } from '../views/layout.js';
 
@@ -17,6 +18,12 @@ export interface DemoServices {
     companionCookie: string;
     statusPollMs: number;
     maxSessions: number;
+    /** Lifetime of a sign-in without "Remember me", and its idle timeout in Redis, in ms. */
+    idleMaxAge: number;
+    /** Lifetime of a sign-in with "Remember me", in ms. */
+    rememberMeMaxAge: number;
+    /** How recent the last sign-in or password confirmation must be for a sensitive action, in ms. */
+    freshForMs: number;
     /** Listed on the sign-in page. */
     demoAccounts: readonly DemoAccount[];
   };
@@ -33,6 +40,13 @@ export function formOf(ctx: Context): Form {
   return ctx.state.form as Form;
 }
 
+/** For a 429: sets Retry-After and returns the sentence that says how long to wait. */
+export function retryAfter(ctx: Context, blockedMs: number): string {
+  ctx.set('Retry-After', String(Math.ceil(blockedMs / 1000)));
+  const minutes = Math.ceil(blockedMs / 60_000);
+  return `Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
 /** Redirect after a POST with 303, so a reload never re-posts the form. */
 export function seeOther(ctx: Context, path: string): void {
   ctx.redirect(path);
@@ -42,6 +56,7 @@ export function seeOther(ctx: Context, path: string): void {
 export function clockOf(ctx: Context, services: DemoServices): SessionClock {
   return {
     expiresAt: services.sessions.expiresAt(ctx),
+    browserSession: sessionLifetime(ctx) === 'session',
     companion: services.settings.companionCookie,
     pollMs: services.settings.statusPollMs,
   };

@@ -33,13 +33,33 @@ export function ago(date: Date, now = Date.now()): string {
   return RELATIVE.format(direction * Math.round(hours / 24), 'day');
 }
 
-/** `29:41`, or `1:05:00` past an hour; the page script formats the same way as it counts down. */
+/**
+ * `29:41`, `1:05:00` past an hour, `29d 23:59:41` past a day (a remembered sign-in); the page
+ * script formats the same way as it counts down.
+ */
 export function countdown(ms: number): string {
   const total = Math.max(0, Math.ceil(ms / 1000));
-  const h = Math.floor(total / 3600);
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = String(total % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+  const mm = String(m).padStart(2, '0');
+  if (d > 0) return `${d}d ${String(h).padStart(2, '0')}:${mm}:${s}`;
+  return h > 0 ? `${h}:${mm}:${s}` : `${m}:${s}`;
+}
+
+const UNITS = [
+  { ms: 86_400_000, unit: 'day' },
+  { ms: 3_600_000, unit: 'hour' },
+  { ms: 60_000, unit: 'minute' },
+  { ms: 1000, unit: 'second' },
+] as const;
+
+/** A configured length of time in words: "30 days", "10 minutes", "90 seconds". */
+export function duration(ms: number): string {
+  const { ms: size, unit } = UNITS.find((u) => ms >= u.ms && ms % u.ms === 0) ?? UNITS[3];
+  const count = Math.max(1, Math.round(ms / size));
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
 /** A `<time>` element: the exact instant for machines, a readable one for people. */

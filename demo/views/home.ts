@@ -29,7 +29,19 @@ function noticeBanner(notice: Notice): Html {
     Not you? Sign that device out below and change your password.</div>`;
 }
 
-function deviceRow(session: SessionInfo, csrf: string, fresh: Set<string>): Html {
+/**
+ * When the session ends, as the registry records it. Only this device's own request knows what its
+ * cookie is (koa-session's options); the other rows show their expiry, which tells a remembered
+ * session ("in 30 days") from one that ends with the browser ("in 30 minutes") well enough.
+ */
+function expiryCell(session: SessionInfo, browserSession: boolean): Html {
+  const note = session.current
+    ? html` <span class="meta expiry-note">(${browserSession ? 'or when this browser closes' : 'remembered on this device'})</span>`
+    : '';
+  return html`<td data-label="Expires">${time(session.expiresAt, ago(session.expiresAt))}${note}</td>`;
+}
+
+function deviceRow(session: SessionInfo, csrf: string, fresh: Set<string>, browserSession: boolean): Html {
   const device = parseUserAgent(session.userAgent);
   const rowClass = session.current ? 'current' : fresh.has(session.id) ? 'fresh' : '';
   const action = session.current
@@ -48,6 +60,7 @@ function deviceRow(session: SessionInfo, csrf: string, fresh: Set<string>): Html
     <td data-label="IP address">${displayIp(session.ip)}</td>
     <td class="hide-narrow" data-label="Signed in">${time(session.createdAt, ago(session.createdAt))}</td>
     <td data-label="Last seen">${time(session.lastSeenAt, ago(session.lastSeenAt))}</td>
+    ${expiryCell(session, browserSession)}
     <td class="actions">${action}</td>
   </tr>`;
 }
@@ -73,9 +86,9 @@ ${notices.map(noticeBanner)}
   <table>
     <caption class="visually-hidden">Devices signed in to this account</caption>
     <thead><tr><th scope="col">Device</th><th scope="col">IP address</th>
-      <th scope="col" class="hide-narrow">Signed in</th><th scope="col">Last seen</th>
+      <th scope="col" class="hide-narrow">Signed in</th><th scope="col">Last seen</th><th scope="col">Expires</th>
       <th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
-    <tbody>${ordered.map((d) => deviceRow(d, csrf, fresh))}</tbody>
+    <tbody>${ordered.map((d) => deviceRow(d, csrf, fresh, view.clock.browserSession))}</tbody>
   </table>
   <div class="row">
     <form class="inline" method="post" action="/devices/sign-out-others">

@@ -30,6 +30,8 @@ export interface Viewer {
 
 export interface SessionClock {
   expiresAt: Date | undefined;
+  /** A sign-in without "Remember me": its cookie also ends when the browser closes. */
+  browserSession: boolean;
   /** Name of the companion cookie the page script reads. */
   companion: string;
   pollMs: number;
@@ -77,8 +79,9 @@ function sessionBar(clock: SessionClock | undefined): Html {
   const left = clock.expiresAt.getTime() - Date.now();
   return html`<div class="sessionbar">Session expires in
     <strong id="countdown" role="timer" aria-live="off">${countdown(left)}</strong>
-    (${time(clock.expiresAt)}).<span class="hide-narrow"> This page checks the session every
-    ${Math.round(clock.pollMs / 1000)} s and returns to sign-in if it ends.</span></div>`;
+    (${time(clock.expiresAt)})${clock.browserSession ? ', or when you close the browser' : ''}.<span
+    class="hide-narrow"> This page checks the session every ${Math.round(clock.pollMs / 1000)} s and
+    returns to sign-in if it ends.</span></div>`;
 }
 
 export function page(options: PageOptions): string {

@@ -34,10 +34,13 @@ export const PAGE_SCRIPT = `
 
   function format(ms) {
     const total = Math.max(0, Math.ceil(ms / 1000));
-    const h = Math.floor(total / 3600);
+    const d = Math.floor(total / 86400);
+    const h = Math.floor((total % 86400) / 3600);
     const m = Math.floor((total % 3600) / 60);
     const s = String(total % 60).padStart(2, '0');
-    return h > 0 ? h + ':' + String(m).padStart(2, '0') + ':' + s : m + ':' + s;
+    const mm = String(m).padStart(2, '0');
+    if (d > 0) return d + 'd ' + String(h).padStart(2, '0') + ':' + mm + ':' + s;
+    return h > 0 ? h + ':' + mm + ':' + s : m + ':' + s;
   }
 
   function leave(query) {

@@ -1,5 +1,6 @@
 // The sign-in page: why you were signed out, what went wrong, the form, and the demo credentials.
 import type { DemoAccount } from '../accounts.js';
+import { duration } from './format.js';
 import { type Html, html } from './html.js';
 import { page } from './layout.js';
 
@@ -10,6 +11,11 @@ export interface SignInView {
   notice?: { text: string; at?: string; kind: 'warn' | 'info' };
   /** What went wrong with the last attempt. */
   error?: string;
+  /** "Remember me" was ticked on the last attempt. */
+  remember?: boolean;
+  /** The lifetimes the checkbox chooses between, in ms. */
+  rememberMeMaxAge: number;
+  idleMaxAge: number;
   /**
    * Shown in a box under the form so a newcomer can try the demo at once. These are the seeded
    * passwords, not the current ones (hashes cannot be read back): the card says so.
@@ -39,6 +45,14 @@ ${error && html`<div class="banner error" role="alert" id="signin-error">${error
   <label for="password">Password</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required
     maxlength="1024"${view.username ? html` autofocus` : ''}${error ? html` aria-describedby="signin-error"` : ''}>
+  <div class="check">
+    <input type="checkbox" id="remember" name="remember" value="yes" aria-describedby="remember-hint"${
+      view.remember ? html` checked` : ''
+    }>
+    <label for="remember">Remember me for ${duration(view.rememberMeMaxAge)}</label>
+  </div>
+  <p class="hint" id="remember-hint">Otherwise this device is signed out when you close the browser, or after
+    ${duration(view.idleMaxAge)} without a visit.</p>
   <button type="submit">Sign in</button>
 </form>
 <section class="card" aria-labelledby="demo-accounts">

@@ -59,12 +59,16 @@ td.actions { text-align: right; }
   margin-left: .35rem; background: var(--accent); color: var(--accent-text); vertical-align: 1px; }
 .badge.muted { background: var(--line); color: var(--text); }
 .meta { color: var(--muted); font-size: .9rem; }
+.expiry-note { display: block; font-size: .8rem; }
 form.inline { display: inline; margin: 0; }
 .row { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; margin-top: 1rem; }
 label { display: block; font-weight: 600; margin: .9rem 0 .3rem; }
 input[type=text], input[type=password] { width: 100%; font: inherit; padding: .6rem .7rem; border-radius: 8px;
   border: 1px solid var(--line); background: var(--bg); color: var(--text); }
 .hint { color: var(--muted); font-size: .85rem; margin: .3rem 0 0; }
+.check { display: flex; gap: .5rem; align-items: center; margin-top: 1rem; }
+.check label { margin: 0; }
+.check input { width: 1.1rem; height: 1.1rem; margin: 0; accent-color: var(--accent); }
 button { font: inherit; font-weight: 600; border-radius: 8px; padding: .5rem 1rem; cursor: pointer;
   border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); }
 button.secondary { background: transparent; color: var(--accent); }
@@ -89,7 +93,8 @@ footer { max-width: 960px; margin: 0 auto; padding: 0 1.25rem 2rem; color: var(-
   tbody td { border: 0; padding: 0; grid-column: 1; }
   tbody td[data-label] { color: var(--muted); font-size: .9rem; }
   tbody td[data-label]::before { content: attr(data-label) ": "; }
-  tbody td.actions { grid-column: 2; grid-row: 1 / span 3; align-self: center; }
+  tbody td.actions { grid-column: 2; grid-row: 1 / span 4; align-self: center; }
+  .expiry-note { display: inline; }
   .device + .badge { margin-left: 0; }
   .device { display: block; }
 }

@@ -1,14 +1,10 @@
 // The demo in a real browser: two devices signed in as one user, a password change, revocation, limits.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { expect } from 'chai';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import type { DemoOptions } from '../../demo/app.js';
-import { closeClients, makeDemo, noticesWritten } from './demo-fixtures.js';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, DESKTOP, LAPTOP, PHONE, signIn, TABLET, useBrowser, WAIT } from './demo-browser.js';
+import { noticesWritten } from './demo-fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
 const DOC_IMAGES = new URL('../../docs/images/', import.meta.url);
 /** Screenshots worth committing: copied into docs/images when KES_UPDATE_DOCS_IMAGES=1. */
 const FOR_DOCS = new Set([
@@ -20,98 +16,9 @@ const FOR_DOCS = new Set([
   'demo-admin.png',
 ]);
 
-/** Every wait in this file is for a condition, bounded by this. */
-const WAIT = { timeout: 10_000 };
-
-const LAPTOP = {
-  userAgent:
-    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
-  viewport: { width: 1100, height: 720 },
-};
-const PHONE = {
-  userAgent:
-    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-  viewport: { width: 390, height: 800 },
-  isMobile: true,
-  hasTouch: true,
-};
-const TABLET = {
-  userAgent:
-    'Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Safari/537.36',
-  viewport: { width: 900, height: 700 },
-};
-const DESKTOP = {
-  userAgent: 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
-  viewport: { width: 1100, height: 720 },
-};
-
-function missingChromium(): string {
-  const install = 'Install it with: apt-get install -y chromium';
-  return process.env.CI
-    ? `The browser test needs Chromium at ${CHROMIUM}, and CI must provide it (.ci/run). ${install}`
-    : `The browser test needs Chromium at ${CHROMIUM}. ${install}   (it is never skipped)`;
-}
-
 describe('demo in a real browser (Chromium)', function () {
   this.timeout(60_000);
-  let browser: Browser | undefined;
-  let server: Server | undefined;
-  const contexts: BrowserContext[] = [];
-
-  before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(missingChromium());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-    if (server) {
-      const closing = server;
-      server = undefined;
-      closing.closeAllConnections();
-      await new Promise((resolve) => closing.close(resolve));
-    }
-    await closeClients();
-  });
-
-  /** The demo on the test Redis, listening on 127.0.0.1 on a free port. */
-  async function startDemo(options: Partial<DemoOptions> = {}) {
-    const demo = await makeDemo(options);
-    server = createServer(demo.app.callback());
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    return { ...demo, base: `http://127.0.0.1:${port}` };
-  }
-
-  async function device(options: Parameters<Browser['newContext']>[0]): Promise<Page> {
-    const context = await browser!.newContext(options);
-    contexts.push(context);
-    return context.newPage();
-  }
-
-  async function signIn(page: Page, base: string, username: string, password: string): Promise<void> {
-    await page.goto(`${base}/signin`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/`, WAIT);
-  }
+  const { startDemo, device } = useBrowser();
 
   async function shot(page: Page, name: string): Promise<void> {
     const path = new URL(name, ARTIFACTS);
