@@ -3,7 +3,12 @@ import { Redis } from 'ioredis';
 import Koa, { type Context, type Middleware } from 'koa';
 import redisStore from 'koa-redis';
 import koaSession, { type CreateSessionOptions } from 'koa-session';
-import { aesGcmCodec, createSessions } from '../lib/index.js';
+import { createClient } from 'redis';
+import type { EpochStoreOptions } from '../lib/index.js';
+import { library } from './library.js';
+
+const { aesGcmCodec, createSessions } = await library<typeof import('../lib/index.js')>('index.js');
+
 import { APP_KEYS, benchUser, COOKIE_OPTIONS, SESSION_DATA } from './fixtures.js';
 import { MinimalStore } from './minimal-store.js';
 
@@ -22,6 +27,8 @@ export interface VariantSpec {
   maxSessions?: number;
   /** This store: encryption at rest (issue 15), with a fixed bench key. */
   codec?: 'aes-gcm';
+  /** This store: the Redis client. Default ioredis 6; node-redis is what connect-redis users have (issue 14). */
+  client?: 'node-redis';
   /** koa-session's rolling: save (touch) the session on every response. */
   rolling?: boolean;
   /** POST /login without ?user= signs in bench users round-robin over this many ids. */
@@ -46,8 +53,9 @@ interface SessionDriver {
 }
 
 /**
- * Counts the commands a client sends. Both ioredis 4 (inside koa-redis) and ioredis 6 send every
- * command, EVALSHA and its NOSCRIPT fallback included, through the instance's `sendCommand`.
+ * Counts the commands a client sends. ioredis 4 (inside koa-redis), ioredis 6 and node-redis (as
+ * this store's driver calls it) send every command, EVALSHA and its NOSCRIPT fallback included,
+ * through the instance's `sendCommand`.
  */
 function countCommands(client: object): () => number {
   const target = client as { sendCommand: (...args: unknown[]) => unknown };
@@ -81,6 +89,32 @@ function classicDriver(app: Koa, rolling: boolean, store?: object): SessionDrive
   };
 }
 
+/** This store, over either client. */
+function epochDriver(
+  app: Koa,
+  spec: VariantSpec,
+  rolling: boolean,
+  redis: EpochStoreOptions['redis'],
+): SessionDriver {
+  const sessions = createSessions(app, {
+    ...COOKIE_OPTIONS,
+    redis,
+    rolling,
+    registry: spec.registry ?? false,
+    ...(spec.maxSessions === undefined ? {} : { maxSessions: spec.maxSessions }),
+    ...(spec.codec === 'aes-gcm' ? { codec: aesGcmCodec({ keys: [BENCH_KEY] }) } : {}),
+  });
+  return {
+    middleware: sessions.middleware,
+    async login(ctx, userId) {
+      // Anonymous data (the cart) is carried over by login.
+      Object.assign(ctx.session!, SESSION_DATA);
+      await sessions.login(ctx, userId);
+    },
+    user: (ctx) => sessions.userId(ctx),
+  };
+}
+
 export function buildApp(spec: VariantSpec): BenchApp {
   const app = new Koa();
   app.keys = APP_KEYS;
@@ -100,6 +134,16 @@ export function buildApp(spec: VariantSpec): BenchApp {
     commands = countCommands(store.client);
     driver = classicDriver(app, rolling, store);
     close = () => store.quit();
+  } else if (spec.client === 'node-redis') {
+    const { host, port } = redisOptions(spec.redisUrl);
+    const client = createClient({ socket: { host, port } });
+    // Commands sent before the connection is up wait in node-redis's offline queue.
+    void client.connect();
+    commands = countCommands(client);
+    close = async () => {
+      await client.close();
+    };
+    driver = epochDriver(app, spec, rolling, client);
   } else {
     const redis = new Redis({ ...redisOptions(spec.redisUrl), maxRetriesPerRequest: 1 });
     commands = countCommands(redis);
@@ -109,23 +153,7 @@ export function buildApp(spec: VariantSpec): BenchApp {
     if (spec.store === 'minimal') {
       driver = classicDriver(app, rolling, new MinimalStore(redis));
     } else {
-      const sessions = createSessions(app, {
-        ...COOKIE_OPTIONS,
-        redis,
-        rolling,
-        registry: spec.registry ?? false,
-        ...(spec.maxSessions === undefined ? {} : { maxSessions: spec.maxSessions }),
-        ...(spec.codec === 'aes-gcm' ? { codec: aesGcmCodec({ keys: [BENCH_KEY] }) } : {}),
-      });
-      driver = {
-        middleware: sessions.middleware,
-        async login(ctx, userId) {
-          // Anonymous data (the cart) is carried over by login.
-          Object.assign(ctx.session!, SESSION_DATA);
-          await sessions.login(ctx, userId);
-        },
-        user: (ctx) => sessions.userId(ctx),
-      };
+      driver = epochDriver(app, spec, rolling, redis);
     }
   }
   let next = 0;

@@ -8,8 +8,10 @@ import express, { type Express } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { createExpressSessions } from '../lib/express/index.js';
 import { startRedisServer } from '../test/support/redis-server.js';
+import { library } from './library.js';
+
+const { createExpressSessions } = await library<typeof import('../lib/express/index.js')>('express/index.js');
 
 /*
  * Each variant runs in its own app process (express 5, express-session 1.19, resave: false,

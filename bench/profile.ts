@@ -33,7 +33,8 @@ export interface ProfileSummary {
 }
 
 const GROUPS: [string, RegExp][] = [
-  ['this library (lib/)', /\/work\/[^/]+\/lib\/|\/lib\/[a-z-]+\.ts$/],
+  // The app processes load the build (bench/library.ts); source paths, for profiles of older runs.
+  ['this library (dist/)', /\/work\/[^/]+\/(dist|lib)\/(?!.*node_modules)/],
   ['koa-session', /node_modules\/koa-session\//],
   ['koa-redis', /node_modules\/koa-redis\/lib/],
   ['ioredis', /node_modules\/(koa-redis\/node_modules\/)?ioredis\//],
@@ -110,7 +111,7 @@ function summarise(
   return {
     variant,
     groups: Object.fromEntries([...groups].map(([g, t]) => [g, perRequest(t)])),
-    library: top(inclusive, (name) => / lib\/[a-z-]+\.ts:/.test(name), 15),
+    library: top(inclusive, (name) => / (dist|lib)\/([a-z-]+\/)?[a-z-]+\.(js|ts):/.test(name), 15),
     self: top(self, () => true, 15),
   };
 }

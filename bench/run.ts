@@ -60,11 +60,20 @@ const ENCRYPTED_READ: HttpVariant = {
   spec: { store: 'epoch', codec: 'aes-gcm' },
 };
 
+/** This store on node-redis, the client connect-redis users already have (issue 14). */
+const NODE_REDIS: HttpVariant = {
+  id: 'epoch-node-redis',
+  label: 'this store, registry off, node-redis',
+  spec: { store: 'epoch', client: 'node-redis' },
+};
+
 function storeVariants(extra: Partial<HttpVariant['spec']>): HttpVariant[] {
-  return READ_VARIANTS.filter((v) => v.spec.store !== 'none' && v.spec.store !== 'cookie').map((v) => ({
-    ...v,
-    spec: { ...v.spec, ...extra },
-  }));
+  return [...READ_VARIANTS, NODE_REDIS]
+    .filter((v) => v.spec.store !== 'none' && v.spec.store !== 'cookie')
+    .map((v) => ({
+      ...v,
+      spec: { ...v.spec, ...extra },
+    }));
 }
 
 const USAGE = `usage: npm run bench [-- --quick] [--only=${SECTIONS.join(',')}] [--profile]`;
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
     read: async () => {
       results.read = await runHttpSection(
         'read',
-        [...READ_VARIANTS, ENCRYPTED_READ],
+        [...READ_VARIANTS, NODE_REDIS, ENCRYPTED_READ],
         http('/read', 'GET', 'signed-in', plan.read),
         ['koa-redis', 'minimal', 'epoch'],
         log,
