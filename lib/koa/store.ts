@@ -191,7 +191,8 @@ export class EpochStore extends SessionEngine {
     const state = stateOf(options.ctx);
     const request = options.ctx as RequestLike;
     if (state.replacement?.from === key) key = state.replacement.to;
-    const parsed = parseExternalKey(key);
+    // The session this request read was parsed by get(): parsing again costs a SHA-256 per save.
+    const parsed = key === state.current?.key ? state.current : parseExternalKey(key);
     if (parsed === undefined)
       throw new SessionError('koa-epoch-session: set() was given a key that genid did not issue');
     state.savedMaxAge = maxAge;
@@ -208,7 +209,7 @@ export class EpochStore extends SessionEngine {
       return this.#restartAnonymous(state, key, sessionData, json, maxAge, now);
     }
     if (current?.key === key) return this.#update(state, current, sessionData, json, maxAge, now, request);
-    if (key === state.minted) {
+    if (key === state.minted && 'sid' in parsed) {
       state.minted = undefined;
       const from = state.regenerateFrom;
       if (from !== undefined && parsed.tag === from.tag) {
