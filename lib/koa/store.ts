@@ -5,6 +5,7 @@ import { adoptedUser, SessionEngine } from '../core/engine.js';
 import { SessionError } from '../core/errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
 import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
+import { createAnonymous, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
 import {
   blankState,
   type HeldSession,
@@ -43,15 +44,6 @@ export interface StoreCallOptions {
 export interface RequestLike {
   ip?: string;
   get?: (field: string) => string;
-}
-
-/**
- * A rolling save of unchanged data is skipped while the stored expiry is this close to the one it
- * would write (at most 1 s, and 1% of the lifetime): a busy session is written about once a second
- * instead of on every request, and ends at most that much before its cookie, never after.
- */
-function touchWindow(ttl: number): number {
-  return Math.min(1000, Math.floor(ttl / 100));
 }
 
 export class EpochStore extends SessionEngine {
@@ -242,27 +234,7 @@ export class EpochStore extends SessionEngine {
   ) {
     // No login, so no absolute lifetime: a cart lives by its idle timeout alone.
     const expiresAt = this.expiry(sessionData._expire, maxAge, undefined, now);
-    if (expiresAt <= now) return;
-    const written = await this.writeAnonymous(
-      parsed.handle,
-      encodeValue(expiresAt, '', json, this.settings.codec, parsed.handle),
-      expiresAt - now,
-      'NX',
-    );
-    if (!written) return;
-    state.current = {
-      key,
-      tag: undefined,
-      userId: undefined,
-      epoch: undefined,
-      handle: parsed.handle,
-      loginTime: parsed.loginTime,
-      header: '',
-      createdAt: undefined,
-      dataJson: json,
-      expiresAt,
-      written: true,
-    };
+    await createAnonymous(this, state, key, parsed, json, expiresAt, now);
   }
 
   /** The data of an ended session's key goes to a new anonymous session; the cookie follows it. */
@@ -292,59 +264,12 @@ export class EpochStore extends SessionEngine {
   ) {
     const loginTime = current.tag === undefined ? undefined : current.loginTime;
     const expiresAt = this.expiry(sessionData._expire, maxAge, loginTime, now);
-    if (expiresAt <= now) {
-      // Past the absolute lifetime: the session ends instead of being written.
-      await this.endHeld(state, current, encodeReason(REASONS.lifetime, now));
-      markRefused(state, current.key);
-      state.revoked = { reason: REASONS.lifetime, at: new Date(now) };
-      return;
-    }
-    const ttl = expiresAt - now;
-    if (json === current.dataJson && (current.written || current.expiresAt >= expiresAt - touchWindow(ttl)))
-      return;
-    let written: boolean;
-    let header = current.header;
-    const { codec } = this.settings;
-    if (current.tag === undefined) {
-      written = await this.writeAnonymous(
-        current.handle,
-        encodeValue(expiresAt, '', json, codec, current.handle),
-        ttl,
-        'XX',
-      );
-    } else {
-      // With the registry, a rewrite records the device as this request shows it, and counts as activity.
-      const meta = this.settings.registry
+    if (unchanged(current, json, expiresAt, now)) return;
+    const meta =
+      this.settings.registry && current.tag !== undefined
         ? requestMeta(request, current.createdAt ?? current.loginTime)
         : undefined;
-      written = await this.writeUser({
-        tag: current.tag,
-        epoch: current.epoch!,
-        handle: current.handle,
-        value: (written) => {
-          header = written;
-          return encodeValue(expiresAt, written, json, codec, current.handle);
-        },
-        expiresAt,
-        now,
-        previous: { expiresAt: current.expiresAt, deviceRef: headerDeviceRef(current.header) },
-        meta,
-      });
-    }
-    if (!written) {
-      // Revoked, rotated or logged out elsewhere while this request ran: it stays dead, and its
-      // data goes nowhere else either (invariant 2).
-      debug('session %s ended while this request ran; not written', current.handle);
-      markRefused(state, current.key);
-      return;
-    }
-    Object.assign(current, {
-      header,
-      dataJson: json,
-      expiresAt,
-      written: true,
-      createdAt: current.createdAt ?? (header ? current.loginTime : undefined),
-    });
+    await updateHeld(this, state, current, json, expiresAt, now, meta);
   }
 
   async #rekey(
@@ -360,39 +285,7 @@ export class EpochStore extends SessionEngine {
   ) {
     const expiresAt = this.expiry(sessionData._expire, maxAge, from.loginTime, now);
     const meta = this.settings.registry ? requestMeta(request, from.createdAt ?? from.loginTime) : undefined;
-    const header = encodeHeader(meta, now);
-    const moved =
-      expiresAt > now &&
-      (await this.rekeyUser(
-        from.tag!,
-        from.epoch!,
-        from.handle,
-        parsed.handle,
-        // Under the new handle: an encrypting codec binds the value to the session it names.
-        encodeValue(expiresAt, header, json, this.settings.codec, parsed.handle),
-        expiresAt,
-        now,
-        meta,
-      ));
-    if (!moved) {
-      // Revoked while this request ran: the session does not continue under the new id, not even
-      // as an anonymous copy of its data (invariant 2). The new cookie is cleared.
-      debug('signed-in session %s was revoked before its regenerate; not continued', from.handle);
-      markRefused(state, from.key);
-      markRefused(state, key);
-      return;
-    }
-    markEnded(state, from.key);
-    state.current = {
-      ...from,
-      key,
-      handle: parsed.handle,
-      header,
-      dataJson: json,
-      expiresAt,
-      written: true,
-      createdAt: meta?.createdAt ?? from.createdAt,
-    };
+    await rekeyHeld(this, state, from, key, parsed, json, expiresAt, now, meta);
   }
 
   async destroy(key: string, options: StoreCallOptions = {}) {
