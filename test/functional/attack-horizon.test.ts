@@ -120,7 +120,7 @@ describe('attack: horizon writes (one SET … XX when the new end is in the same
       const t = makeApp({ maxAge: HOUR, registry: true }, routes);
       const other = t.agent();
       const cookie = captured(await t.agent().post('/login?user=carol').expect(200))!;
-      const [{ id }] = (await t.sessions.list('carol')) as [{ id: string }];
+      const { id } = (await t.sessions.list('carol'))[0]!;
       await other.post('/login?user=carol').expect(200);
       const held = await holding(t, cookie, `/hold-max-age?maxAge=${HOUR - 5_000}`);
       if (revocation === 'rotate') await t.sessions.rotate('carol');
