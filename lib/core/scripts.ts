@@ -229,16 +229,29 @@ if registry and limit > 0 and epochValue then
       end
       return {0, #live}
     end
-    -- The lowest score expires first: the least recently active sessions make room. Each victim
-    -- must be declared; an undeclared entry among the oldest means the client's list (perhaps
-    -- remembered from an earlier login) is stale: ask again. Once it may not ask, pass it over.
+    -- The least recently active sessions make room: ranked by the last-seen stamp in their
+    -- header, not by their end (a long "remember me" session would otherwise outrank a newer,
+    -- active one). Ranking needs every live entry declared; an undeclared one means the client's
+    -- list (perhaps remembered from an earlier login) is stale: ask again. Once it may not ask,
+    -- rank the declared ones only.
+    local ranked = {}
     for _, handle in ipairs(live) do
-      if #victims > #live - limit then break end
-      if known[handle] then
-        victims[#victims + 1] = handle
+      local index = known[handle]
+      if index then
+        local value = redis.call('GET', KEYS[index])
+        local seen = value and tonumber(string.sub(value, ${HEADER_START}, ${HEADER_START + STAMP_LENGTH - 1}), 36) or 0
+        ranked[#ranked + 1] = {handle, seen or 0, #ranked}
       elseif ARGV[18] == '1' then
         return {3, live}
       end
+    end
+    table.sort(ranked, function(a, b)
+      if a[2] ~= b[2] then return a[2] < b[2] end
+      return a[3] < b[3]
+    end)
+    for _, entry in ipairs(ranked) do
+      if #victims > #live - limit then break end
+      victims[#victims + 1] = entry[1]
     end
     if #victims <= #live - limit then
       if ARGV[18] == '1' then return {3, live} end
@@ -365,7 +378,7 @@ return 1`;
 /**
  * The device list. KEYS: epoch, registry, devices, then one session key per handle in ARGV.
  * ARGV: epoch the keys were built with, prune before, handles.
- * Prunes expired and vanished entries, and devices no live session refers to, as it goes.
+ * Prunes expired and vanished entries as it goes.
  * Reply: {1, handle, header, device, ...} where header is the value's expiry and device header
  * (metadata only, never session data); {0} no epoch; {2, epochValue} ask again under that epoch;
  * {3, {handles}} ask again with these handles.
@@ -384,14 +397,12 @@ for _, handle in ipairs(members) do
   if not index[handle] then return {3, members} end
 end
 local out = {1}
-local used = {}
 for _, handle in ipairs(members) do
   local value = redis.call('GET', KEYS[index[handle]])
   -- Listed: values with a device header (123 is '{', which follows the header); any other value
   -- reads as a fresh session, so it is no device.
   if value and string.byte(value, ${HEADER_START}) ~= 123 and string.byte(value, ${HEADER_END + 1}) == 123 then
     local ref = string.sub(value, ${REF_START}, ${HEADER_END})
-    used[ref] = true
     out[#out + 1] = handle
     out[#out + 1] = string.sub(value, 1, ${HEADER_END})
     out[#out + 1] = redis.call('HGET', KEYS[3], ref)
@@ -399,9 +410,8 @@ for _, handle in ipairs(members) do
     redis.call('ZREM', KEYS[2], handle)
   end
 end
-for _, ref in ipairs(redis.call('HKEYS', KEYS[3])) do
-  if not used[ref] then redis.call('HDEL', KEYS[3], ref) end
-end
+-- Device entries are not pruned here: a request still in flight may write back a value naming
+-- one that no listed session names now. The hash expires with the user's longest session.
 return out`;
 
 /** `keys`: how many KEYS the script takes; `variadic`: at least that many, more follow. */

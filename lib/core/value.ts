@@ -83,9 +83,11 @@ const LIFETIME_TAIL = /([{,])(?:"_expire":[-+.\deE]+,)?(?:"_maxAge":([-+.\deE]+)
 
 /**
  * The data as koa-session hands it to `set`, minus the expiry, which the value keeps in front, and
- * minus the lifetime when it is the app's default (`implied`, the `maxAge` option): every session
+ * minus `_maxAge` when it is the app's default (`implied`, the `maxAge` option): every session
  * would otherwise repeat it, about a tenth of a small session's value. A read restores it
- * (`restoreLifetime`), so koa-session sees exactly what it saved.
+ * (`restoreLifetime`). So a session saved with the default lifetime follows the app's default,
+ * also after a deploy changes it. A browser-session marker (`_session`) is always kept: no
+ * deploy may turn a cookie that ends with the browser into a persistent one.
  */
 export function dataJson(sessionData: SessionData, implied?: number | 'session'): string {
   const json = JSON.stringify(sessionData);
@@ -101,7 +103,7 @@ export function dataJson(sessionData: SessionData, implied?: number | 'session')
     const { _expire, ...data } = sessionData;
     return dataJson(data, implied);
   }
-  const isImplied = maxAge === undefined ? implied === 'session' : Number(maxAge) === implied;
+  const isImplied = maxAge !== undefined && Number(maxAge) === implied;
   const kept = isImplied ? '' : maxAge === undefined ? '"_session":true' : `"_maxAge":${maxAge}`;
   const head = json.slice(0, json.length - whole.length);
   if (opening === '{') return `{${kept}}`;
@@ -110,9 +112,8 @@ export function dataJson(sessionData: SessionData, implied?: number | 'session')
 
 /** Puts back the lifetime `dataJson` left out because it was the default. */
 export function restoreLifetime(data: SessionData, implied: number | 'session'): void {
-  if ('_maxAge' in data || '_session' in data) return;
-  if (implied === 'session') data._session = true;
-  else data._maxAge = implied;
+  if ('_maxAge' in data || '_session' in data || implied === 'session') return;
+  data._maxAge = implied;
 }
 
 /**

@@ -23,7 +23,8 @@ describe('stored value (unit)', () => {
     expect(dataJson({ a: 1, _expire: 123, _maxAge: 5 }, 5)).to.equal('{"a":1}');
     expect(dataJson({ a: 1, _expire: 123, _maxAge: 5 }, 6)).to.equal('{"a":1,"_maxAge":5}');
     expect(dataJson({ _expire: 123, _maxAge: 5 }, 5)).to.equal('{}');
-    expect(dataJson({ a: 1, _session: true }, 'session')).to.equal('{"a":1}');
+    // A browser-session marker stays: a deploy must not make such a cookie persistent.
+    expect(dataJson({ a: 1, _session: true }, 'session')).to.equal('{"a":1,"_session":true}');
     expect(dataJson({ a: 1, _session: true }, 5)).to.equal('{"a":1,"_session":true}');
     // Only koa-session's own fields at the top level: nested look-alikes and strings stay.
     expect(dataJson({ a: { _expire: 1, _maxAge: 5 } }, 5)).to.equal('{"a":{"_expire":1,"_maxAge":5}}');
@@ -45,10 +46,7 @@ describe('stored value (unit)', () => {
         const read = JSON.parse(json);
         restoreLifetime(read, dflt);
         const { _expire, ...want } = saved as Record<string, unknown>;
-        if (!('_maxAge' in want) && !('_session' in want)) {
-          if (dflt === 'session') want._session = true;
-          else want._maxAge = dflt;
-        }
+        if (!('_maxAge' in want) && !('_session' in want) && dflt !== 'session') want._maxAge = dflt;
         // Through JSON, as Redis keeps it (-0 becomes 0).
         expect(read).to.deep.equal(JSON.parse(JSON.stringify(want)));
         expect(json.length).to.be.at.most(JSON.stringify(want).length);
