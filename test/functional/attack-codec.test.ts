@@ -17,7 +17,12 @@ describe('attack: aesGcmCodec with horizon writes and the implied maxAge', () =>
   afterEach(closeClients);
 
   it('probe: a ciphertext copied between two live sessions (same user, other user) never decrypts; covered writes, regenerate and logoutOthers keep the data readable', async () => {
-    const t = makeApp({ maxAge: HOUR, registry: true, rolling: true, codec: aesGcmCodec({ keys: [randomBytes(32)] }) });
+    const t = makeApp({
+      maxAge: HOUR,
+      registry: true,
+      rolling: true,
+      codec: aesGcmCodec({ keys: [randomBytes(32)] }),
+    });
     const a = t.agent();
     const b = t.agent();
     const m = t.agent();
@@ -42,7 +47,10 @@ describe('attack: aesGcmCodec with horizon writes and the implied maxAge', () =>
     await t.redis.set(ka!, va.slice(0, 29) + vb.slice(29), 'KEEPTTL');
     // (allKeys' order is arbitrary: whichever key got the other's ciphertext must not read it.)
     const secrets = [(await a.get('/whoami')).body.data?.secret, (await b.get('/whoami')).body.data?.secret];
-    expect(secrets.filter((s) => s === 'a2' || s === 'b'), 'only the untouched session reads its data').to.have.length(1);
+    expect(
+      secrets.filter((s) => s === 'a2' || s === 'b'),
+      'only the untouched session reads its data',
+    ).to.have.length(1);
     // regenerate and logoutOthers re-encrypt under the new handle.
     const c = t.agent();
     await c.post('/login?user=carl').expect(200);

@@ -1,7 +1,6 @@
 // Attack on the horizon writes through express-session: cookie.maxAge moves, rolling touches, regenerate, destroy.
 import { expect } from 'chai';
 import type { Request } from 'express';
-import { allKeys } from '../support/redis-view.js';
 import {
   captured,
   closeClients,
@@ -11,6 +10,7 @@ import {
   signedInAs,
   sleep,
 } from '../express/support.js';
+import { allKeys } from '../support/redis-view.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -53,7 +53,9 @@ describe('attack: express-session horizon writes', () => {
 
   it('probe: concurrent requests moving cookie.maxAge up and down (rolling) never leave a session outliving its epoch key, registry or device hash', async () => {
     const t = makeExpressApp({ maxAge: HOUR, registry: true, rolling: true }, extra);
-    const cookie = captured(await t.agent().post('/login?user=erin').set('User-Agent', 'ua-one').expect(200))!;
+    const cookie = captured(
+      await t.agent().post('/login?user=erin').set('User-Agent', 'ua-one').expect(200),
+    )!;
     const ages = [30 * DAY, HOUR, 1_000, 7 * DAY, 60_000, 90_000, 59_000, 2 * DAY];
     for (let round = 0; round < 5; round++) {
       const holds = [];

@@ -77,20 +77,28 @@ describe('attack: horizon writes (one SET … XX when the new end is in the same
     expect((await a.response).status).to.equal(200);
     const after = await t.sessions.list('alice');
     expect(after).to.have.length(1);
-    expect(after[0]!.userAgent, 'the live session names a device the hash no longer holds').to.equal('ua-one');
+    expect(after[0]!.userAgent, 'the live session names a device the hash no longer holds').to.equal(
+      'ua-one',
+    );
   });
 
   it('probe: concurrent requests of one session moving maxAge up and down never leave a session outliving its epoch key, registry or device hash', async () => {
     const t = makeApp({ maxAge: HOUR, registry: true, rolling: true }, routes);
     const cookie = captured(
-      await t.agent().post(`/remember?user=bob&maxAge=${30 * DAY}`).set('User-Agent', 'ua-one').expect(200),
+      await t
+        .agent()
+        .post(`/remember?user=bob&maxAge=${30 * DAY}`)
+        .set('User-Agent', 'ua-one')
+        .expect(200),
     )!;
     const ages = [30 * DAY, HOUR, 2 * DAY, 1_000, 7 * DAY, 60_000, 90_000, 120_000, 59_000];
     for (let round = 0; round < 6; round++) {
       const holds = await Promise.all(
-        ages.slice(0, 3).map((_, i) =>
-          holding(t, cookie, `/hold-max-age?maxAge=${ages[(round + i) % ages.length]}`, `ua-${i % 2}`),
-        ),
+        ages
+          .slice(0, 3)
+          .map((_, i) =>
+            holding(t, cookie, `/hold-max-age?maxAge=${ages[(round + i) % ages.length]}`, `ua-${i % 2}`),
+          ),
       );
       // Release in an order that lets the shortest write land last.
       for (const h of holds.reverse()) {

@@ -34,7 +34,12 @@ describe('attack: maxSessions with handles remembered by another instance', () =
     expect(await live(one, [a.cookie, b.cookie, c.cookie])).to.deep.equal([false, true, true]);
     await sleep(5);
     const d = await login(one);
-    expect(await live(one, [a.cookie, b.cookie, c.cookie, d.cookie])).to.deep.equal([false, false, true, true]);
+    expect(await live(one, [a.cookie, b.cookie, c.cookie, d.cookie])).to.deep.equal([
+      false,
+      false,
+      true,
+      true,
+    ]);
     expect(await one.sessions.list('alice')).to.have.length(2);
   });
 
@@ -55,7 +60,12 @@ describe('attack: maxSessions with handles remembered by another instance', () =
   });
 
   it('probe: evict-oldest, the oldest session was signed in by the other instance (undeclared by the cache): it is the one evicted', async () => {
-    const options = { maxAge: HOUR, registry: true, maxSessions: 3, sessionLimitPolicy: 'evict-oldest' as const };
+    const options = {
+      maxAge: HOUR,
+      registry: true,
+      maxSessions: 3,
+      sessionLimitPolicy: 'evict-oldest' as const,
+    };
     const one = makeApp({ ...options, redis: newRedis() });
     const two = makeApp({ ...options, redis: newRedis() });
     const x = await login(two);
@@ -65,7 +75,12 @@ describe('attack: maxSessions with handles remembered by another instance', () =
     const b = await login(one);
     await sleep(5);
     const d = await login(one);
-    expect(await live(one, [x.cookie, a.cookie, b.cookie, d.cookie])).to.deep.equal([false, true, true, true]);
+    expect(await live(one, [x.cookie, a.cookie, b.cookie, d.cookie])).to.deep.equal([
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 
   for (const policy of ['evict-oldest', 'reject'] as const) {
@@ -74,9 +89,7 @@ describe('attack: maxSessions with handles remembered by another instance', () =
       // Warm both caches.
       await login(one);
       await login(two);
-      const results = await Promise.all(
-        Array.from({ length: 24 }, (_, i) => login(i % 2 === 0 ? one : two)),
-      );
+      const results = await Promise.all(Array.from({ length: 24 }, (_, i) => login(i % 2 === 0 ? one : two)));
       for (const r of results) expect([200, 409, 503]).to.include(r.status);
       const cookies = results.map((r) => (r.status === 200 ? r.cookie : undefined));
       const alive = (await live(one, cookies)).filter(Boolean).length;
