@@ -260,7 +260,7 @@ export class ExpressEpochStore extends Store {
       !isRefused(state, from.key)
     ) {
       // A second regenerate before the first one wrote: still one move, from the original key.
-      this.generate(req);
+      this.#regenerateSignedIn(req, sessionObject);
       callback();
       return;
     }
@@ -272,7 +272,7 @@ export class ExpressEpochStore extends Store {
     ) {
       state.regenerateFrom = current;
       state.current = undefined;
-      this.generate(req);
+      this.#regenerateSignedIn(req, sessionObject);
       callback();
       return;
     }
@@ -282,6 +282,20 @@ export class ExpressEpochStore extends Store {
         callback(error);
       }),
     );
+  }
+
+  /**
+   * A new, empty session object for a signed-in session that keeps its user, and its lifetime: a
+   * "remember me" (login's maxAge, or `cookie.maxAge` set by the app) is how the user signed in,
+   * not data, and a regenerate must not cut a 30-day session down to the default (as in Koa).
+   */
+  #regenerateSignedIn(req: Request, previous: SessionLike | undefined): void {
+    const lifetime = previous?.cookie?.originalMaxAge;
+    this.generate(req);
+    const cookie = (req.session as SessionLike | undefined)?.cookie as { maxAge?: unknown } | undefined;
+    if (cookie && lifetime !== undefined && lifetime !== this.cookieDefaults.originalMaxAge) {
+      cookie.maxAge = typeof lifetime === 'number' && lifetime > 0 ? lifetime : null;
+    }
   }
 
   /** Unsupported: listing or counting every session needs a keyspace scan (see docs/express.md). */
