@@ -5,6 +5,7 @@ export { CHANNELS } from '../core/diagnostics.js';
 export {
   SessionError,
   SessionLimitError,
+  SessionNotFreshError,
   SessionReplicationError,
   SessionStoreUnavailableError,
 } from '../core/errors.js';
@@ -13,5 +14,10 @@ export type { SessionInfo } from '../core/registry.js';
 export { REASONS } from '../core/revocation.js';
 export type { Revocation } from '../core/state.js';
 export type { ExpressSessionOptions } from './options.js';
-export { createExpressSessions, type ExpressSessions, type LoginResult } from './sessions.js';
+export {
+  createExpressSessions,
+  type ExpressSessions,
+  type LoginOptions,
+  type LoginResult,
+} from './sessions.js';
 export { type CookieDefaults, ExpressEpochStore, type ExpressStoreOptions } from './store.js';

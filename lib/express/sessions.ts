@@ -4,9 +4,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import { adminFor } from '../core/admin.js';
-import { SessionError, SessionLimitError, SessionReplicationError } from '../core/errors.js';
+import {
+  SessionError,
+  SessionLimitError,
+  SessionNotFreshError,
+  SessionReplicationError,
+} from '../core/errors.js';
 import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../core/keys.js';
-import { sessionSettings } from '../core/options.js';
+import { isDuration, sessionSettings } from '../core/options.js';
 import type { SessionInfo } from '../core/registry.js';
 import { assertReason, encodeReason, REASONS } from '../core/revocation.js';
 import {
@@ -15,6 +20,7 @@ import {
   isEnded,
   isRefused,
   markEnded,
+  markRefused,
   type RequestState,
   type Revocation,
   stateOf,
@@ -41,15 +47,37 @@ export interface LoginResult {
   evicted: string[];
 }
 
+export interface LoginOptions {
+  /**
+   * This session's lifetime instead of the `maxAge` option: a number of ms (a long one for
+   * "remember me"), or `'session'` for a browser-session cookie. It becomes the session's
+   * `req.session.cookie.maxAge`, so it follows the session through rolling saves and
+   * `regenerate()`, and `absoluteMaxAge` still caps it.
+   */
+  maxAge?: number | 'session';
+}
+
 export interface ExpressSessions {
   /** express-session with the epoch store and secure cookie defaults, and the adapter's own bookkeeping. */
   middleware: RequestHandler;
   /** The express-session store (for `req.sessionStore` checks, or wiring express-session by hand). */
   store: ExpressEpochStore;
-  /** Signs the request in as `userId` under a new sid, carrying anonymous data over. `req.session` is a new object. */
-  login(req: Request, userId: string): Promise<LoginResult>;
+  /**
+   * Signs the request in as `userId` under a new sid, carrying anonymous data over. `req.session` is
+   * a new object. `maxAge` gives this session its own lifetime ("remember me"), in ms or `'session'`.
+   */
+  login(req: Request, userId: string, options?: LoginOptions): Promise<LoginResult>;
   /** The signed-in user's id, or `undefined`. */
   userId(req: Request): string | undefined;
+  /** When the signed-in user last proved who they are: the login, or the last `reauthenticate`. */
+  authenticatedAt(req: Request): Date | undefined;
+  /**
+   * Throws SessionNotFreshError (403) unless the user signed in or re-authenticated within `maxAge`
+   * ms: for sensitive actions (change the email, the password).
+   */
+  requireFresh(req: Request, maxAge: number): void;
+  /** After the app checked the password again: the session is fresh from now, without a new login. */
+  reauthenticate(req: Request): Promise<void>;
   /** Ends this session now; `req.session` becomes a new, empty anonymous session (its cookie is cleared unless data is put in it). */
   logout(req: Request): Promise<void>;
   /**
@@ -239,9 +267,13 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     }
   }
 
+  /** The cookie lifetime of a session: its own `cookie.maxAge`, or the configured one. */
+  function lifetimeOf(sessionObject: SessionLike | null | undefined): number | null | undefined {
+    return sessionObject?.cookie ? sessionObject.cookie.originalMaxAge : defaults.originalMaxAge;
+  }
+
   /** When a session written now ends: now + the cookie's maxAge (or the browser-session TTL), within the lifetime. */
-  function freshExpiry(sessionObject: SessionLike | null | undefined, loginTime: number, now: number) {
-    const maxAge = sessionObject?.cookie ? sessionObject.cookie.originalMaxAge : defaults.originalMaxAge;
+  function freshExpiry(maxAge: number | null | undefined, loginTime: number, now: number) {
     return typeof maxAge === 'number' && maxAge > 0
       ? engine.expiry(now + maxAge, undefined, loginTime, now)
       : engine.expiry(undefined, 'session', loginTime, now);
@@ -257,8 +289,18 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     store.createSession(req, store.expand(store.parse(held.dataJson), held.expiresAt));
   }
 
-  async function login(req: Request, userId: string): Promise<LoginResult> {
+  async function login(req: Request, userId: string, options: LoginOptions = {}): Promise<LoginResult> {
     assertUserId(userId);
+    const lifetime = options.maxAge;
+    if (
+      lifetime !== undefined &&
+      lifetime !== 'session' &&
+      !(isDuration(lifetime) && Number.isInteger(lifetime))
+    ) {
+      throw new TypeError(
+        'koa-epoch-session: login() maxAge must be a whole number of milliseconds up to 100 years, or "session"',
+      );
+    }
     requireMiddleware(req, 'login');
     const tag = userTag(userId);
     const state = stateOf(req);
@@ -277,9 +319,19 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     const now = Date.now();
     const sid = newSid(now);
     const handle = sessionHandle(sid);
-    const emptyJson = store.stringify({});
-    const json = carry ? store.serialize(sessionObject!) : emptyJson;
-    const expires = freshExpiry(carry ? sessionObject : undefined, now, now);
+    // The new session's cookie lifetime: login's maxAge ('session': no Expires, as express-session's
+    // `cookie.maxAge = null`), else the one the carried session had, else the configured one. It is
+    // stored as the cookie's originalMaxAge, exactly as `req.session.cookie.maxAge = …` would be.
+    const maxAge =
+      lifetime === undefined
+        ? lifetimeOf(carry ? sessionObject : undefined)
+        : lifetime === 'session'
+          ? null
+          : lifetime;
+    const override = lifetime === undefined ? undefined : maxAge;
+    const emptyJson = override === undefined ? store.stringify({}) : store.serialize({}, undefined, override);
+    const json = carry ? store.serialize(sessionObject!, undefined, override) : emptyJson;
+    const expires = freshExpiry(maxAge, now, now);
     const meta = registry ? requestMeta(req, now) : undefined;
     const created = await engine.login({
       tag,
@@ -390,8 +442,8 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     const now = Date.now();
     const sid = newSid(current.loginTime);
     const handle = sessionHandle(sid);
-    const json = store.serialize(sessionObject);
-    const expires = freshExpiry(sessionObject, current.loginTime, now);
+    const json = store.serialize(sessionObject, current.authenticatedAt);
+    const expires = freshExpiry(lifetimeOf(sessionObject), current.loginTime, now);
     const meta = registry ? requestMeta(req, current.createdAt ?? current.loginTime) : undefined;
     const header = encodeHeader(meta, now);
     const { epoch, lag } =
@@ -435,6 +487,49 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     return true;
   }
 
+  function authenticatedAt(req: Request): Date | undefined {
+    const current = liveUser(req);
+    return current ? new Date(current.authenticatedAt ?? current.loginTime) : undefined;
+  }
+
+  function requireFresh(req: Request, maxAge: number): void {
+    if (!isDuration(maxAge))
+      throw new TypeError('koa-epoch-session: requireFresh() needs a positive maxAge in ms');
+    const at = authenticatedAt(req);
+    if (at === undefined || Date.now() - at.getTime() > maxAge) throw new SessionNotFreshError(at, maxAge);
+  }
+
+  async function reauthenticate(req: Request): Promise<void> {
+    requireMiddleware(req, 'reauthenticate');
+    const current = liveUser(req);
+    if (current === undefined) {
+      throw new SessionError(
+        'koa-epoch-session: reauthenticate() needs a signed-in session; use login() instead',
+      );
+    }
+    const now = Date.now();
+    current.authenticatedAt = now;
+    // The stamp is stored with the session (`_auth`, which req.session does not show): this save
+    // writes it, or moves the key of a regenerate() in progress with it.
+    await new Promise<void>((resolve, reject) =>
+      req.session.save((error?: unknown) => (error ? reject(error) : resolve())),
+    );
+    // Without the registry a write under a rotated epoch lands on an unreachable orphan and says
+    // nothing: check that the session is still the user's live one before calling it fresh.
+    const state = stateOf(req);
+    const after = liveUser(req);
+    const live =
+      after !== undefined &&
+      after.tag === current.tag &&
+      after.authenticatedAt === now &&
+      (await engine.readUser(after.tag!, after.epoch!, after.handle)).live;
+    if (!live) {
+      // Signed out: nothing more is written under the key, and the response clears the cookie.
+      markRefused(state, (after ?? current).key);
+      throw new SessionNotFreshError(undefined, 0);
+    }
+  }
+
   const admin = adminFor(engine);
 
   async function list(userId: string, req?: Request): Promise<SessionInfo[]> {
@@ -447,6 +542,9 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     store,
     login,
     userId: (req) => liveUser(req)?.userId,
+    authenticatedAt,
+    requireFresh,
+    reauthenticate,
     logout,
     logoutOthers,
     rotate: admin.rotate,

@@ -34,6 +34,12 @@ type Callback = (error?: unknown) => void;
 type Request = IncomingMessage & { session?: unknown; sessionID?: string; secure?: boolean; ip?: string };
 
 /** The cookie fields express-session keeps per session. `expires` is the value's own expiry. */
+/**
+ * The time of the last `reauthenticate`, kept in the stored data of a signed-in session (as the
+ * Koa store keeps it) and out of `req.session`.
+ */
+const AUTHENTICATED_AT = '_auth';
+
 const COOKIE_FIELDS = [
   'originalMaxAge',
   'httpOnly',
@@ -45,6 +51,13 @@ const COOKIE_FIELDS = [
   'priority',
 ] as const;
 type CookieField = (typeof COOKIE_FIELDS)[number];
+
+/** The stored cookie fields of an express-session Cookie (its getters left out). */
+function pick(cookie: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const field of COOKIE_FIELDS) fields[field] = cookie[field];
+  return fields;
+}
 
 /** The session cookie as configured: what a new session gets, and what need not be stored per session. */
 export interface CookieDefaults {
@@ -247,7 +260,7 @@ export class ExpressEpochStore extends Store {
       !isRefused(state, from.key)
     ) {
       // A second regenerate before the first one wrote: still one move, from the original key.
-      this.generate(req);
+      this.#regenerateSignedIn(req, sessionObject);
       callback();
       return;
     }
@@ -259,7 +272,7 @@ export class ExpressEpochStore extends Store {
     ) {
       state.regenerateFrom = current;
       state.current = undefined;
-      this.generate(req);
+      this.#regenerateSignedIn(req, sessionObject);
       callback();
       return;
     }
@@ -269,6 +282,20 @@ export class ExpressEpochStore extends Store {
         callback(error);
       }),
     );
+  }
+
+  /**
+   * A new, empty session object for a signed-in session that keeps its user, and its lifetime: a
+   * "remember me" (login's maxAge, or `cookie.maxAge` set by the app) is how the user signed in,
+   * not data, and a regenerate must not cut a 30-day session down to the default (as in Koa).
+   */
+  #regenerateSignedIn(req: Request, previous: SessionLike | undefined): void {
+    const lifetime = previous?.cookie?.originalMaxAge;
+    this.generate(req);
+    const cookie = (req.session as SessionLike | undefined)?.cookie as { maxAge?: unknown } | undefined;
+    if (cookie && lifetime !== undefined && lifetime !== this.cookieDefaults.originalMaxAge) {
+      cookie.maxAge = typeof lifetime === 'number' && lifetime > 0 ? lifetime : null;
+    }
   }
 
   /** Unsupported: listing or counting every session needs a keyspace scan (see docs/express.md). */
@@ -353,10 +380,13 @@ export class ExpressEpochStore extends Store {
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     if (state) {
+      const reauthenticated = value.data[AUTHENTICATED_AT];
       const held: HeldSession = {
         key,
         tag: parsed.tag,
         userId,
+        authenticatedAt:
+          parsed.tag !== undefined && typeof reauthenticated === 'number' ? reauthenticated : undefined,
         epoch: parsed.epoch,
         handle: parsed.handle,
         loginTime: parsed.loginTime,
@@ -377,15 +407,21 @@ export class ExpressEpochStore extends Store {
   /**
    * The data as stored: the session's fields, and under `cookie` only what differs from the
    * configured cookie (say, a "remember me" maxAge). The expiry is the value's own prefix.
+   * `authenticatedAt` (a signed-in session's last `reauthenticate`) goes last, as `_auth`: the
+   * store's, never the app's, so a `req.session._auth` is not stored. `originalMaxAge` replaces
+   * the cookie's (login's `maxAge`; `null`: a browser-session cookie).
    */
-  serialize(sessionObject: SessionLike): string {
+  serialize(sessionObject: SessionLike, authenticatedAt?: number, originalMaxAge?: number | null): string {
     const data: Record<string, unknown> = {};
     for (const name of Object.keys(sessionObject)) {
-      if (name !== 'cookie') data[name] = sessionObject[name];
+      if (name !== 'cookie' && name !== AUTHENTICATED_AT) data[name] = sessionObject[name];
     }
-    const cookie = sessionObject.cookie;
+    const defaults = this.cookieDefaults as unknown as Record<string, unknown>;
+    const cookie =
+      originalMaxAge === undefined
+        ? sessionObject.cookie
+        : { ...(sessionObject.cookie ? pick(sessionObject.cookie) : defaults), originalMaxAge };
     if (cookie && typeof cookie === 'object') {
-      const defaults = this.cookieDefaults as unknown as Record<string, unknown>;
       let diff: Record<string, unknown> | undefined;
       for (const field of COOKIE_FIELDS) {
         if (field === 'secure' && defaults.secure === 'auto') continue;
@@ -397,6 +433,7 @@ export class ExpressEpochStore extends Store {
       }
       if (diff) data.cookie = diff;
     }
+    if (authenticatedAt !== undefined) data[AUTHENTICATED_AT] = Math.floor(authenticatedAt);
     return this.stringify(data);
   }
 
@@ -412,8 +449,12 @@ export class ExpressEpochStore extends Store {
     return (codec === undefined ? JSON.parse(plain) : codec.parse(plain)) ?? {};
   }
 
-  /** Stored data back to what express-session's createSession expects: the fields and a whole cookie. */
-  expand(data: Record<string, unknown>, expiresAt: number): SessionLike {
+  /**
+   * Stored data back to what express-session's createSession expects: the fields and a whole
+   * cookie. `_auth` is the store's (HeldSession.authenticatedAt), not part of `req.session`.
+   */
+  expand(storedData: Record<string, unknown>, expiresAt: number): SessionLike {
+    const { [AUTHENTICATED_AT]: _auth, ...data } = storedData;
     const stored = data.cookie;
     const cookie: Record<string, unknown> = {};
     for (const field of COOKIE_FIELDS) {
@@ -457,8 +498,8 @@ export class ExpressEpochStore extends Store {
       throw new TypeError('koa-epoch-session: set() needs the session data as an object');
     }
     const now = Date.now();
-    const json = this.serialize(sessionObject);
     const current = state.current;
+    const json = this.serialize(sessionObject, current?.key === key ? current.authenticatedAt : undefined);
     if (current?.key === key) return this.#update(req, state, current, sessionObject, json, now);
     if (key === state.minted) {
       const parsed = parseExternalKey(key);
@@ -469,7 +510,9 @@ export class ExpressEpochStore extends Store {
       if (from !== undefined && parsed.tag === from.tag) {
         state.minted = undefined;
         state.regenerateFrom = undefined;
-        return this.#rekey(req, state, from, key, parsed, json, sessionObject, now);
+        // The session moves with its freshness (`_auth`), as in the Koa store.
+        const moved = this.serialize(sessionObject, from.authenticatedAt);
+        return this.#rekey(req, state, from, key, parsed, moved, sessionObject, now);
       }
       if (parsed.tag === undefined) {
         if (json === this.#emptyPlain && !this.#saveUninitialized) {
@@ -738,13 +781,15 @@ export class ExpressEpochStore extends Store {
     if (originalMaxAge === null) adopted.cookie!.expires = null;
     const json = this.serialize(adopted);
     const userId = adoptedUser(engine.settings.legacy!.userId, fields);
+    // Nobody proved who they are on this store: an adopted session is never fresh (requireFresh).
+    const signedInJson = this.serialize(adopted, 0);
     // express-session saved `cookie.expires` = save time + `originalMaxAge`: a rotation after it revokes it.
     const savedAt =
       Number.isFinite(cookieExpires) && originalMaxAge !== null ? cookieExpires - originalMaxAge : 0;
     const outcome = await engine.adoptLegacy({
       userId,
       json,
-      signedInJson: json,
+      signedInJson,
       expiresAt,
       now,
       meta: requestMeta(req, now),
@@ -756,6 +801,7 @@ export class ExpressEpochStore extends Store {
       return undefined;
     }
     const held = outcome.session;
+    if (held.tag !== undefined) held.authenticatedAt = 0;
     state.current = held;
     state.presented = held;
     // express-session inflates the data under req.sessionID: it becomes the new key, and the
