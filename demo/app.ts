@@ -4,12 +4,14 @@ import Router from '@koa/router';
 import type { Redis } from 'ioredis';
 import Koa from 'koa';
 import {
+  aesGcmCodec,
   createSessions,
   type EpochSessionOptions,
   type SessionLimitPolicy,
   type Sessions,
 } from '../lib/index.js';
 import { Accounts, DEMO_ACCOUNTS } from './accounts.js';
+import { checkEncryptionKeys, randomEncryptionKey } from './encryption.js';
 import { errorPages } from './errors.js';
 import { securityHeaders } from './headers.js';
 import { Notices } from './notices.js';
@@ -25,6 +27,13 @@ export interface DemoOptions {
   redis: Redis;
   /** Cookie signing keys. Default: a random key per start, so restarting signs everyone out. */
   keys?: string[];
+  /**
+   * Keys that encrypt the session data in Redis (AES-256-GCM): 32 bytes each, in base64
+   * (`openssl rand -base64 32`). The first encrypts; every one decrypts, so to rotate, put the new
+   * key first and keep the old one second until the sessions it encrypted have ended. Default: a
+   * random key per start, like `keys`.
+   */
+  encryptionKeys?: string[];
   /**
    * Idle lifetime in ms of a sign-in without "Remember me" (its cookie also ends with the browser),
    * and of the anonymous session on the sign-in page. Default 30 minutes.
@@ -70,9 +79,15 @@ export function createDemoApp(options: DemoOptions): DemoApp {
   const accounts = new Accounts(redis);
   const notices = new Notices(redis);
   const settings = demoSettings(options);
-  const sessions = createSessions(app, sessionOptions(options, settings, notices));
+  const encryptionKeys = checkEncryptionKeys(
+    options.encryptionKeys ?? [randomEncryptionKey()],
+    'encryptionKeys',
+    (i) => `encryptionKeys[${i}]`,
+  );
+  const sessions = createSessions(app, sessionOptions(options, settings, notices, encryptionKeys));
 
   const services: DemoServices = {
+    redis,
     sessions,
     accounts,
     notices,
@@ -118,12 +133,13 @@ function demoSettings(options: DemoOptions): DemoServices['settings'] {
 
 /**
  * Every koa-epoch-session option the demo sets, assembled here and nowhere else: a new demo
- * toggle (a codec, say) is one more line in this object.
+ * toggle (like `codec`) is one more line in this object.
  */
 function sessionOptions(
   options: DemoOptions,
   settings: DemoServices['settings'],
   notices: Notices,
+  encryptionKeys: string[],
 ): EpochSessionOptions {
   return {
     redis: options.redis,
@@ -141,5 +157,9 @@ function sessionOptions(
     companionCookie: settings.companionCookie,
     // Runs after each sign-in, off the request's path: "new sign-in from …" on the other devices.
     onLogin: (event) => notices.record(event),
+    // The session data is encrypted in Redis; the expiry and the device header before it stay in
+    // clear, so the scripts, list() and last-seen work without the keys. A value no key can
+    // decrypt (a retired key, say) reads as a fresh session: that device signs in again.
+    codec: aesGcmCodec({ keys: encryptionKeys }),
   };
 }

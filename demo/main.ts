@@ -12,6 +12,7 @@ import {
 import { onShutdown } from '../test/support/shutdown.js';
 import { DEMO_ACCOUNTS } from './accounts.js';
 import { createDemoApp } from './app.js';
+import { encryptionKeysFromEnv } from './encryption.js';
 import { duration } from './views/format.js';
 
 const host = process.env.HOST ?? '127.0.0.1';
@@ -22,6 +23,17 @@ const freshSeconds = process.env.FRESH_SECONDS;
 if (freshSeconds !== undefined && !/^[1-9]\d{0,6}$/.test(freshSeconds)) {
   console.error(`demo: FRESH_SECONDS must be a whole number of seconds, at least 1 (got "${freshSeconds}")`);
   process.exit(1);
+}
+// The keys that encrypt the session data in Redis: comma-separated base64, the new key first while
+// rotating. Unset: a random key per start, like the cookie keys.
+let encryptionKeys: string[] | undefined;
+if (process.env.SESSION_ENCRYPTION_KEYS !== undefined) {
+  try {
+    encryptionKeys = encryptionKeysFromEnv(process.env.SESSION_ENCRYPTION_KEYS);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
 }
 
 let privateRedis: RedisServer | undefined;
@@ -68,6 +80,7 @@ const demo = createDemoApp({
   redis,
   ...(process.env.APP_KEYS ? { keys: process.env.APP_KEYS.split(',') } : {}),
   ...(freshSeconds ? { freshForMs: Number(freshSeconds) * 1000 } : {}),
+  ...(encryptionKeys ? { encryptionKeys } : {}),
 });
 demo.app.on('error', (error: Error) => console.error(`demo: ${error.name}: ${error.message}`));
 
@@ -99,6 +112,11 @@ server.once('listening', () => {
       `  Open      http://${host}:${port}`,
       `  Redis     ${privateRedis ? `private redis-server on port ${privateRedis.port} (stopped on exit)` : redactRedisUrl(redisUrl)}`,
       `  Prefix    ${prefix}   (the CLI needs it: --prefix ${prefix})`,
+      `  Data      encrypted at rest (AES-256-GCM) with ${
+        encryptionKeys
+          ? `${encryptionKeys.length === 1 ? 'the key' : `${encryptionKeys.length} keys`} from SESSION_ENCRYPTION_KEYS`
+          : 'a random key per start (set SESSION_ENCRYPTION_KEYS to keep one)'
+      }`,
       '',
       '  Accounts',
       ...DEMO_ACCOUNTS.map(

@@ -5,6 +5,7 @@ import { rotateCsrfToken } from '../csrf.js';
 import { field } from '../form.js';
 import { APP_REASONS } from '../reasons.js';
 import { sessionLifetime, setFlash, takeFlash } from '../session-data.js';
+import { readStoredSession } from '../stored-value.js';
 import { homePage } from '../views/home.js';
 import { MIN_PASSWORD, passwordPage } from '../views/password.js';
 import { requireFreshSignIn } from './confirm.js';
@@ -22,7 +23,7 @@ import {
 const HANDLE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function accountRoutes(router: Router, services: DemoServices): void {
-  const { sessions, accounts, notices, throttle, settings } = services;
+  const { redis, sessions, accounts, notices, throttle, settings } = services;
   const signedIn = requireUser(services);
   const fresh = requireFreshSignIn(services);
 
@@ -40,6 +41,7 @@ export function accountRoutes(router: Router, services: DemoServices): void {
       notices: unread,
       flash: takeFlash(ctx),
       maxSessions: settings.maxSessions,
+      stored: await readStoredSession(redis, sessions, ctx),
     });
   });
 

@@ -1,4 +1,5 @@
 // What every route needs: the app's services, and the guards that put the signed-in account on ctx.state.
+import type { Redis } from 'ioredis';
 import type { Context, Next } from 'koa';
 import type { Sessions } from '../../lib/index.js';
 import type { Account, Accounts, DemoAccount } from '../accounts.js';
@@ -10,6 +11,8 @@ import type { Throttle } from '../throttle.js';
 import type { SessionClock, Viewer } from '../views/layout.js';
 
 export interface DemoServices {
+  /** The demo's own client: accounts, notices, throttle, and the raw session value the home page shows. */
+  redis: Redis;
   sessions: Sessions;
   accounts: Accounts;
   notices: Notices;

@@ -2,10 +2,12 @@
 import type { SessionInfo } from '../../lib/index.js';
 import type { Notice } from '../notices.js';
 import type { Flash } from '../session-data.js';
+import type { StoredSession } from '../stored-value.js';
 import { parseUserAgent } from '../user-agent.js';
 import { ago, clock as clockText, time } from './format.js';
 import { type Html, html } from './html.js';
 import { flashBanner, page, type SessionClock, type Viewer } from './layout.js';
+import { storedValuePanel } from './stored-value.js';
 
 export interface HomeView {
   viewer: Viewer;
@@ -14,6 +16,8 @@ export interface HomeView {
   notices: Notice[];
   flash?: Flash;
   maxSessions: number;
+  /** This session's raw value in Redis, for the encryption-at-rest panel. */
+  stored?: StoredSession;
 }
 
 /** Strips the IPv4-mapped prefix Node reports on dual-stack sockets. */
@@ -108,6 +112,7 @@ ${notices.map(noticeBanner)}
     <a href="/account/password">Changing your password</a> rotates it: one write, and every other device is
     signed out at once, with no scan and no list to keep clean. Each signed-out device is told why on its next request.</p>
   <p class="meta">The device list is an optional registry: a sorted set that prunes itself and expires with the last session.</p>
-</section>`;
+</section>
+${storedValuePanel(view.stored)}`;
   return page({ title: 'Your devices', main, viewer, clock: view.clock, path: '/' });
 }

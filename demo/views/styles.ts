@@ -81,6 +81,15 @@ dl.accounts dt { font-weight: 600; }
 dl.accounts dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 dl.accounts .meta { font-family: system-ui, sans-serif; }
 .explain p { margin: .25rem 0 .75rem; }
+pre.stored { white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0 .75rem; padding: .6rem .75rem;
+  background: var(--bg); border: 1px solid var(--line); border-radius: 8px; font: .9rem/1.6 ui-monospace, SFMono-Regular, Menlo, monospace; }
+.part, .swatch { border-bottom: 3px solid; }
+.is-expires { border-color: var(--ok-line); }
+.is-header { border-color: var(--info-line); }
+.is-data { border-color: var(--err-line); }
+.swatch { display: inline-block; width: 1.5rem; margin-right: .5rem; vertical-align: middle; }
+dl.parts dt { font-weight: 600; margin-top: .5rem; }
+dl.parts dd { margin: 0 0 .25rem 2rem; color: var(--muted); font-size: .9rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
 footer { max-width: 960px; margin: 0 auto; padding: 0 1.25rem 2rem; color: var(--muted); font-size: .85rem; }
 @media (max-width: 640px) {
