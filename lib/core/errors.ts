@@ -64,7 +64,7 @@ export function replyOf(error: SessionReplicationError): unknown {
 /**
  * `requireFresh`: the request is not signed in, or the user last proved who they are longer ago
  * than the action allows. Maps to 403; the app asks for the password again, then calls
- * `reauthenticate(ctx)`.
+ * `reauthenticate()`.
  */
 export class SessionNotFreshError extends SessionError {
   override name = 'SessionNotFreshError';
@@ -77,7 +77,7 @@ export class SessionNotFreshError extends SessionError {
       authenticatedAt === undefined
         ? 'koa-epoch-session: this action needs a signed-in session; sign in first'
         : `koa-epoch-session: this action needs a sign-in within the last ${Math.round(maxAge / 1000)} s; ` +
-            'ask for the password again, then call reauthenticate(ctx)',
+            'ask for the password again, then call reauthenticate()',
     );
     this.authenticatedAt = authenticatedAt;
   }
