@@ -13,6 +13,12 @@ export interface Mutant {
   to: string;
 }
 
+/** The part of the login script from the epoch check to the epoch's creation. */
+const loginSpan = ((lua: string) =>
+  lua.slice(lua.indexOf("elseif ARGV[2] ~= '1' then"), lua.indexOf('  epochValue = ARGV[3]\n') + 23))(
+  SCRIPTS.login.lua,
+);
+
 export const MUTANTS = {
   restoresEpoch: {
     name: 'a late regenerate puts back a missing epoch key',
@@ -25,8 +31,12 @@ export const MUTANTS = {
   predictableEpoch: {
     name: 'a lost epoch is recreated under its old value',
     script: 'login',
-    from: "elseif ARGV[2] ~= '1' then",
-    to: 'elseif false then',
+    // Two edits in one span: accept a missing epoch key for a guessed epoch, and recreate the key
+    // under that guess (the value a fresh epoch would have) instead of refusing.
+    from: loginSpan,
+    to: loginSpan
+      .replace("elseif ARGV[2] ~= '1' then", 'elseif false then')
+      .replace('  epochValue = ARGV[3]\n', "  epochValue = ARGV[3] ~= '' and ARGV[3] or ARGV[1]\n"),
   },
   logoutOthersUnchecked: {
     name: 'logoutOthers does not check that its own session is still live',

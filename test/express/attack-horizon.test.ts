@@ -9,7 +9,7 @@ import {
   makeExpressApp,
   signedInAs,
   sleep,
-} from '../express/support.js';
+} from './support.js';
 import { allKeys } from '../support/redis-view.js';
 
 const HOUR = 3_600_000;
