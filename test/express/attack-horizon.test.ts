@@ -1,6 +1,7 @@
 // Attack on the horizon writes through express-session: cookie.maxAge moves, rolling touches, regenerate, destroy.
 import { expect } from 'chai';
 import type { Request } from 'express';
+import { allKeys } from '../support/redis-view.js';
 import {
   captured,
   closeClients,
@@ -10,7 +11,6 @@ import {
   signedInAs,
   sleep,
 } from './support.js';
-import { allKeys } from '../support/redis-view.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
