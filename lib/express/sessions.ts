@@ -1,15 +1,12 @@
 // createExpressSessions: express-session wired to the epoch store, and the helpers built on it, as createSessions does for Koa.
+
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import { adminFor } from '../core/admin.js';
-import {
-  SessionError,
-  SessionLimitError,
-  SessionNotFreshError,
-  SessionReplicationError,
-} from '../core/errors.js';
+import { SessionError, SessionLimitError, SessionReplicationError } from '../core/errors.js';
+import { assertFresh, assertStillLive } from '../core/freshness.js';
 import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../core/keys.js';
 import { isDuration, sessionSettings } from '../core/options.js';
 import type { SessionInfo } from '../core/registry.js';
@@ -20,7 +17,6 @@ import {
   isEnded,
   isRefused,
   markEnded,
-  markRefused,
   type RequestState,
   type Revocation,
   stateOf,
@@ -493,10 +489,7 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
   }
 
   function requireFresh(req: Request, maxAge: number): void {
-    if (!isDuration(maxAge))
-      throw new TypeError('koa-epoch-session: requireFresh() needs a positive maxAge in ms');
-    const at = authenticatedAt(req);
-    if (at === undefined || Date.now() - at.getTime() > maxAge) throw new SessionNotFreshError(at, maxAge);
+    assertFresh(authenticatedAt(req), maxAge);
   }
 
   async function reauthenticate(req: Request): Promise<void> {
@@ -514,20 +507,9 @@ export function createExpressSessions(options: ExpressSessionOptions): ExpressSe
     await new Promise<void>((resolve, reject) =>
       req.session.save((error?: unknown) => (error ? reject(error) : resolve())),
     );
-    // Without the registry a write under a rotated epoch lands on an unreachable orphan and says
-    // nothing: check that the session is still the user's live one before calling it fresh.
-    const state = stateOf(req);
     const after = liveUser(req);
-    const live =
-      after !== undefined &&
-      after.tag === current.tag &&
-      after.authenticatedAt === now &&
-      (await engine.readUser(after.tag!, after.epoch!, after.handle)).live;
-    if (!live) {
-      // Signed out: nothing more is written under the key, and the response clears the cookie.
-      markRefused(state, (after ?? current).key);
-      throw new SessionNotFreshError(undefined, 0);
-    }
+    const same = after !== undefined && after.tag === current.tag && after.authenticatedAt === now;
+    await assertStillLive(engine, stateOf(req), same ? after : undefined, (after ?? current).key);
   }
 
   const admin = adminFor(engine);

@@ -8,23 +8,16 @@ import { SessionError } from '../core/errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
 import type { EpochStoreOptions } from '../core/options.js';
 import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
+import { createAnonymous, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
 import {
   type HeldSession,
   isEnded,
   isRefused,
   markEnded,
-  markRefused,
   type RequestState,
   stateOf,
 } from '../core/state.js';
-import {
-  type DeviceMeta,
-  decodeValue,
-  encodeHeader,
-  encodeValue,
-  headerDeviceRef,
-  rawHeader,
-} from '../core/value.js';
+import { type DeviceMeta, decodeValue, rawHeader } from '../core/value.js';
 import { isSecure } from './cookie.js';
 import { factsOf } from './request.js';
 
@@ -87,14 +80,6 @@ export type SessionLike = Record<string, unknown> & {
   cookie?: Record<string, unknown> & { expires?: Date | null; originalMaxAge?: number | null };
   req?: Request;
 };
-
-/**
- * A rolling save or touch of unchanged data is skipped while the stored expiry is this close to the
- * one it would write (at most 1 s, and 1% of the lifetime), as in the Koa store.
- */
-function touchWindow(ttl: number): number {
-  return Math.min(1000, Math.floor(ttl / 100));
-}
 
 /** Cookie values a legacy store (connect-redis: uid-safe ids) may have issued, never keys of ours. */
 const LEGACY_KEY = /^[A-Za-z0-9_\-.:]{1,200}$/;
@@ -233,7 +218,7 @@ export class ExpressEpochStore extends Store {
     this.#save(req, key, data as SessionLike).then(() => callback?.(), callback ?? (() => {}));
   }
 
-  /** A touch is a save of unchanged data: the expiry moves (rarely, see touchWindow), never the data. */
+  /** A touch is a save of unchanged data: the expiry moves (rarely, see touchWindow in lib/core/saves.ts), never the data. */
   override touch(key: string, data: any, callback?: Callback): void {
     this.set(key, data, callback);
   }
@@ -544,29 +529,7 @@ export class ExpressEpochStore extends Store {
     this.#plan(req, sessionObject, key, expiresAt);
     const facts = factsOf(req);
     if (facts.unsaved === key) facts.unsaved = undefined;
-    const written = await this.engine.writeAnonymous(
-      parsed.handle,
-      encodeValue(expiresAt, '', json, this.engine.settings.codec, parsed.handle),
-      expiresAt - now,
-      'NX',
-    );
-    if (!written) {
-      markRefused(state, key);
-      return;
-    }
-    state.current = {
-      key,
-      tag: undefined,
-      userId: undefined,
-      epoch: undefined,
-      handle: parsed.handle,
-      loginTime: parsed.loginTime,
-      header: '',
-      createdAt: undefined,
-      dataJson: json,
-      expiresAt,
-      written: true,
-    };
+    await createAnonymous(this.engine, state, key, parsed, json, expiresAt, now);
   }
 
   async #update(
@@ -577,66 +540,21 @@ export class ExpressEpochStore extends Store {
     json: string,
     now: number,
   ): Promise<void> {
-    const { engine } = this;
     const loginTime = current.tag === undefined ? undefined : current.loginTime;
     const expiresAt = this.expiryOf(sessionObject, loginTime, now);
-    if (expiresAt <= now) {
-      // Past the absolute lifetime: the session ends instead of being written, and its cookie goes.
-      markRefused(state, current.key);
-      state.revoked = { reason: REASONS.lifetime, at: new Date(now) };
-      await this.endHeld(state, current, encodeReason(REASONS.lifetime, now));
-      return;
-    }
-    const ttl = expiresAt - now;
-    if (json === current.dataJson && (current.written || current.expiresAt >= expiresAt - touchWindow(ttl))) {
+    if (expiresAt > now && unchanged(current, json, expiresAt, now)) {
       // Nothing to write: the cookie ends when the stored session does.
       this.#plan(req, sessionObject, current.key, current.expiresAt);
       return;
     }
-    this.#plan(req, sessionObject, current.key, expiresAt);
-    let written: boolean;
-    let header = current.header;
-    const { codec } = engine.settings;
-    if (current.tag === undefined) {
-      written = await engine.writeAnonymous(
-        current.handle,
-        encodeValue(expiresAt, '', json, codec, current.handle),
-        ttl,
-        'XX',
-      );
-    } else {
-      // With the registry, a rewrite records the device as this request shows it, and counts as activity.
-      const meta = engine.settings.registry
+    if (expiresAt > now) this.#plan(req, sessionObject, current.key, expiresAt);
+    // With the registry, a rewrite records the device as this request shows it, and counts as activity.
+    const meta =
+      this.engine.settings.registry && current.tag !== undefined
         ? requestMeta(req, current.createdAt ?? current.loginTime)
         : undefined;
-      written = await engine.writeUser({
-        tag: current.tag,
-        epoch: current.epoch!,
-        handle: current.handle,
-        value: (written) => {
-          header = written;
-          return encodeValue(expiresAt, written, json, codec, current.handle);
-        },
-        expiresAt,
-        now,
-        previous: { expiresAt: current.expiresAt, deviceRef: headerDeviceRef(current.header) },
-        meta,
-      });
-    }
-    if (!written) {
-      // Revoked, rotated or logged out elsewhere while this request ran: it stays dead, and its
-      // data goes nowhere else either (invariant 2).
-      debug('session %s ended while this request ran; not written', current.handle);
-      markRefused(state, current.key);
-      return;
-    }
-    Object.assign(current, {
-      header,
-      dataJson: json,
-      expiresAt,
-      written: true,
-      createdAt: current.createdAt ?? (header ? current.loginTime : undefined),
-    });
+    // Past the absolute lifetime, updateHeld ends the session instead, and its cookie goes.
+    await updateHeld(this.engine, state, current, json, expiresAt, now, meta);
   }
 
   async #rekey(
@@ -653,40 +571,8 @@ export class ExpressEpochStore extends Store {
     const meta = this.engine.settings.registry
       ? requestMeta(req, from.createdAt ?? from.loginTime)
       : undefined;
-    const header = encodeHeader(meta, now);
     this.#plan(req, sessionObject, key, expiresAt);
-    const moved =
-      expiresAt > now &&
-      (await this.engine.rekeyUser(
-        from.tag!,
-        from.epoch!,
-        from.handle,
-        parsed.handle,
-        // Under the new handle: an encrypting codec binds the value to the session it names.
-        encodeValue(expiresAt, header, json, this.engine.settings.codec, parsed.handle),
-        expiresAt,
-        now,
-        meta,
-      ));
-    if (!moved) {
-      // Revoked while this request ran: the session does not continue under the new id, not even
-      // as an anonymous copy of its data (invariant 2).
-      debug('signed-in session %s was revoked before its regenerate; not continued', from.handle);
-      markRefused(state, from.key);
-      markRefused(state, key);
-      return;
-    }
-    markEnded(state, from.key);
-    state.current = {
-      ...from,
-      key,
-      handle: parsed.handle,
-      header,
-      dataJson: json,
-      expiresAt,
-      written: true,
-      createdAt: meta?.createdAt ?? from.createdAt,
-    };
+    await rekeyHeld(this.engine, state, from, key, parsed, json, expiresAt, now, meta);
   }
 
   /**

@@ -1,15 +1,12 @@
 // createSessions: the koa-session middleware wired to the epoch store, and the helpers built on it.
+
 import type { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import koaSession from 'koa-session';
 import { adminFor } from '../core/admin.js';
-import {
-  SessionError,
-  SessionLimitError,
-  SessionNotFreshError,
-  SessionReplicationError,
-} from '../core/errors.js';
+import { SessionError, SessionLimitError, SessionReplicationError } from '../core/errors.js';
+import { assertFresh, assertStillLive } from '../core/freshness.js';
 import { assertUserId, externalKey, newSid, sessionHandle, userTag } from '../core/keys.js';
 import { companionOptions, cookieOptions, isDuration, sessionSettings } from '../core/options.js';
 import type { SessionInfo } from '../core/registry.js';
@@ -18,7 +15,6 @@ import {
   type HeldSession,
   heldSessions,
   markEnded,
-  markRefused,
   type Revocation,
   stateOf,
   switchTo,
@@ -391,10 +387,7 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
   }
 
   function requireFresh(ctx: Context, maxAge: number): void {
-    if (!isDuration(maxAge))
-      throw new TypeError('koa-epoch-session: requireFresh() needs a positive maxAge in ms');
-    const at = authenticatedAt(ctx);
-    if (at === undefined || Date.now() - at.getTime() > maxAge) throw new SessionNotFreshError(at, maxAge);
+    assertFresh(authenticatedAt(ctx), maxAge);
   }
 
   async function reauthenticate(ctx: Context): Promise<void> {
@@ -406,15 +399,8 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
     }
     current.authenticatedAt = Date.now();
     await ctx.session!.save();
-    // Without the registry a write under a rotated epoch lands on an unreachable orphan and says
-    // nothing: check that the session is still the user's live one before calling it fresh.
     const state = stateOf(ctx);
-    const live =
-      state.current === current && (await store.readUser(current.tag!, current.epoch!, current.handle)).live;
-    if (!live) {
-      markRefused(state, current.key);
-      throw new SessionNotFreshError(undefined, 0);
-    }
+    await assertStillLive(store, state, state.current === current ? current : undefined, current.key);
   }
 
   async function list(userId: string, ctx?: Context): Promise<SessionInfo[]> {

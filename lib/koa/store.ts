@@ -20,9 +20,6 @@ import {
 import {
   type DeviceMeta,
   decodeValue,
-  encodeHeader,
-  encodeValue,
-  headerDeviceRef,
   plainData,
   rawHeader,
   restoreLifetime,
