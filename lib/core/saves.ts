@@ -4,7 +4,14 @@ import type { SessionEngine } from './engine.js';
 import type { ParsedKey } from './keys.js';
 import { encodeReason, REASONS } from './revocation.js';
 import { type HeldSession, markEnded, markRefused, type RequestState } from './state.js';
-import { type DeviceMeta, encodeHeader, encodeValue, headerDeviceRef } from './value.js';
+import {
+  type DeviceMeta,
+  encodeHeader,
+  encodeValue,
+  headerDeviceRef,
+  rawHeader,
+  type StoredValue,
+} from './value.js';
 
 const debug = debuglog('koa-epoch-session');
 
@@ -172,4 +179,37 @@ export async function rekeyHeld(
     createdAt: meta?.createdAt ?? from.createdAt,
   };
   return true;
+}
+
+/**
+ * Records a value a read reached as the session the request presented and now holds. A signed-in
+ * session's last re-authentication travels in its data as `_auth` (the store's field, not the app's).
+ */
+export function holdRead(
+  state: RequestState,
+  key: string,
+  parsed: ParsedKey,
+  raw: string,
+  value: StoredValue,
+  userId: string | undefined,
+): HeldSession {
+  const reauthenticated = value.data._auth;
+  const held: HeldSession = {
+    key,
+    tag: parsed.tag,
+    userId,
+    authenticatedAt:
+      parsed.tag !== undefined && typeof reauthenticated === 'number' ? reauthenticated : undefined,
+    epoch: parsed.epoch,
+    handle: parsed.handle,
+    loginTime: parsed.loginTime,
+    header: rawHeader(raw),
+    createdAt: value.header?.createdAt,
+    dataJson: value.dataJson,
+    expiresAt: value.expiresAt,
+    written: false,
+  };
+  state.presented = held;
+  state.current = held;
+  return held;
 }

@@ -8,7 +8,7 @@ import { SessionError } from '../core/errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
 import type { EpochStoreOptions } from '../core/options.js';
 import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
-import { createAnonymous, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
+import { createAnonymous, holdRead, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
 import {
   type HeldSession,
   isEnded,
@@ -364,26 +364,7 @@ export class ExpressEpochStore extends Store {
     const value = decodeValue(raw, this.engine.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
-    if (state) {
-      const reauthenticated = value.data[AUTHENTICATED_AT];
-      const held: HeldSession = {
-        key,
-        tag: parsed.tag,
-        userId,
-        authenticatedAt:
-          parsed.tag !== undefined && typeof reauthenticated === 'number' ? reauthenticated : undefined,
-        epoch: parsed.epoch,
-        handle: parsed.handle,
-        loginTime: parsed.loginTime,
-        header: rawHeader(raw),
-        createdAt: value.header?.createdAt,
-        dataJson: value.dataJson,
-        expiresAt: value.expiresAt,
-        written: false,
-      };
-      state.presented = held;
-      state.current = held;
-    }
+    if (state) holdRead(state, key, parsed, raw, value, userId);
     return this.expand(value.data, value.expiresAt);
   }
 

@@ -5,7 +5,7 @@ import { adoptedUser, SessionEngine } from '../core/engine.js';
 import { SessionError } from '../core/errors.js';
 import { externalKey, newSid, type ParsedKey, parseExternalKey, userTag } from '../core/keys.js';
 import { encodeReason, explainMiss, REASONS } from '../core/revocation.js';
-import { createAnonymous, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
+import { createAnonymous, holdRead, rekeyHeld, unchanged, updateHeld } from '../core/saves.js';
 import {
   blankState,
   type HeldSession,
@@ -17,14 +17,7 @@ import {
   stateOf,
   switchTo,
 } from '../core/state.js';
-import {
-  type DeviceMeta,
-  decodeValue,
-  plainData,
-  rawHeader,
-  restoreLifetime,
-  type SessionData,
-} from '../core/value.js';
+import { type DeviceMeta, decodeValue, plainData, restoreLifetime, type SessionData } from '../core/value.js';
 
 export { COOKIE_SLACK } from '../core/engine.js';
 
@@ -138,25 +131,8 @@ export class EpochStore extends SessionEngine {
     const value = decodeValue(raw, this.settings.codec, parsed.handle);
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
-    const reauthenticated = value.data._auth;
+    holdRead(state, key, parsed, raw, value, userId);
     delete value.data._auth;
-    const session: HeldSession = {
-      key,
-      tag: parsed.tag,
-      userId,
-      authenticatedAt:
-        parsed.tag !== undefined && typeof reauthenticated === 'number' ? reauthenticated : undefined,
-      epoch: parsed.epoch,
-      handle: parsed.handle,
-      loginTime: parsed.loginTime,
-      header: rawHeader(raw),
-      createdAt: value.header?.createdAt,
-      dataJson: value.dataJson,
-      expiresAt: value.expiresAt,
-      written: false,
-    };
-    state.presented = session;
-    state.current = session;
     restoreLifetime(value.data, this.settings.maxAge);
     // koa-session checks `_expire` itself, and `renew` reads it.
     if (typeof value.data._maxAge === 'number') value.data._expire = value.expiresAt;
