@@ -44,7 +44,10 @@ interface Seen {
 async function monitor(port: number) {
   const seen: Seen[] = [];
   // RESP2: ioredis's MONITOR can mistake the RESP3 handshake's reply for a monitored command.
-  const base = new Redis({ port, protocol: 2 });
+  // lazyConnect: `monitor()` opens its own connection; a base that connected too would send its
+  // ready-check INFO just as MONITOR starts, and ioredis fails on a monitored line that arrives
+  // in the same read as MONITOR's +OK ("Command queue state error").
+  const base = new Redis({ port, protocol: 2, lazyConnect: true });
   const connection = await base.monitor();
   connection.on('monitor', (_time: string, args: string[], source: string) => {
     seen.push({ name: args[0]!.toUpperCase(), source });

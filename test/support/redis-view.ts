@@ -36,7 +36,9 @@ export async function watchCommands(redis: Redis | Cluster) {
   const seen: SeenCommand[] = [];
   const monitors = await Promise.all(
     (await dataNodes(redis)).map(async (node) => {
-      const monitor = await new Redis({ ...node.options, lazyConnect: false }).monitor();
+      // lazyConnect: only the connection `monitor()` opens may talk to the node; a second one's
+      // ready-check INFO, arriving with MONITOR's +OK, fails ioredis ("Command queue state error").
+      const monitor = await new Redis({ ...node.options, lazyConnect: true }).monitor();
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
         seen.push({ name: args[0]!.toLowerCase(), args, source });
       });
