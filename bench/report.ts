@@ -157,7 +157,7 @@ function httpTable(title: string, name: HttpSectionName, section: HttpSectionRes
   const out = [
     `### ${title}`,
     '',
-    `${plan.method} ${plan.path}, ${plan.connections} connections, warm-up ${plan.warmup} s, then ${plan.rounds} interleaved rounds of ${plan.duration} s; medians, and medians of same-round ratios. \`cookie B\`: bytes of the Cookie header the client sends back (session cookie and signature${plan.visitor === 'new' ? ', as the login hands it back' : ''}). \`Redis cmds/req\`: commands the app's client sent, counted exactly over ${int(section.variants[0]?.exact.requests ?? Number.NaN)} more requests with none in flight. \`scripts/req\`: EVAL/EVALSHA calls per request over all rounds (INFO commandstats).`,
+    `${plan.method} ${plan.path}, ${plan.connections} connections, warm-up ${plan.warmup} s, then ${plan.rounds} interleaved rounds of ${plan.duration} s; medians, and medians of same-round ratios. \`cookie B\`: bytes of the Cookie header the client sends back (session cookie and signature${plan.visitor === 'new' ? ', as the login hands it back' : ''}). \`Redis cmds/req\`: commands the app's client sent, counted exactly over ${int(section.variants[0]?.exact.requests ?? Number.NaN)} more requests with none in flight. \`scripts/req\`: EVAL/EVALSHA calls per request over all rounds (INFO commandstats). Clients: koa-redis brings its own ioredis 4 (RESP2); this store and the minimal one run ioredis 6 with \`protocol: 2\`, as docs/operations.md advises, except the \`ioredis RESP3\` row (ioredis 6's default).`,
     '',
   ];
   out.push(

@@ -67,8 +67,15 @@ const NODE_REDIS: HttpVariant = {
   spec: { store: 'epoch', client: 'node-redis' },
 };
 
+/** ioredis 6's default protocol: every other ioredis 6 variant runs RESP2, as docs/operations.md advises. */
+const RESP3: HttpVariant = {
+  id: 'epoch-resp3',
+  label: 'this store, registry off, ioredis RESP3',
+  spec: { store: 'epoch', protocol: 3 },
+};
+
 function storeVariants(extra: Partial<HttpVariant['spec']>): HttpVariant[] {
-  return [...READ_VARIANTS, NODE_REDIS]
+  return [...READ_VARIANTS, RESP3, NODE_REDIS]
     .filter((v) => v.spec.store !== 'none' && v.spec.store !== 'cookie')
     .map((v) => ({
       ...v,
@@ -149,7 +156,7 @@ async function main(): Promise<void> {
     read: async () => {
       results.read = await runHttpSection(
         'read',
-        [...READ_VARIANTS, NODE_REDIS, ENCRYPTED_READ],
+        [...READ_VARIANTS, RESP3, NODE_REDIS, ENCRYPTED_READ],
         http('/read', 'GET', 'signed-in', plan.read),
         ['koa-redis', 'minimal', 'epoch'],
         log,
