@@ -130,6 +130,7 @@ function countSessionEvents(events: EventEmitter, counter: Counter, redisErrors:
 
 function sessionRedis(url: string): Redis {
   return new Redis(url, {
+    protocol: 2,
     commandTimeout: 500,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -398,6 +399,8 @@ describe('docs: every code sample runs', function () {
         const { retryStrategy, ...options } = redis.options;
         const { retryStrategy: recommended, ...expected } = RECOMMENDED_REDIS_OPTIONS;
         expect(options).to.deep.include(expected);
+        // RESP2: ioredis 6's RESP3 decoder costs more per reply (docs/benchmarks.md, the RESP3 rows).
+        expect(options.protocol).to.equal(2);
         for (let times = 1; times < 12; times++) expect(retryStrategy!(times)).to.equal(recommended(times));
         const { app } = buildApp({ redis, secret: SECRET, authenticate: async () => 'alice' });
         const agent = supertest.agent(app.callback());
