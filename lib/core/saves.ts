@@ -5,6 +5,7 @@ import type { ParsedKey } from './keys.js';
 import { encodeReason, REASONS } from './revocation.js';
 import { type HeldSession, markEnded, markRefused, type RequestState } from './state.js';
 import {
+  AUTHENTICATED_AT,
   type DeviceMeta,
   encodeHeader,
   encodeValue,
@@ -193,7 +194,7 @@ export function holdRead(
   value: StoredValue,
   userId: string | undefined,
 ): HeldSession {
-  const reauthenticated = value.data._auth;
+  const reauthenticated = value.data[AUTHENTICATED_AT];
   const held: HeldSession = {
     key,
     tag: parsed.tag,

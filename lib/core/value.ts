@@ -117,12 +117,18 @@ export function restoreLifetime(data: SessionData, implied: number | 'session'):
 }
 
 /**
+ * The field of the stored data that holds a signed-in session's last re-authentication (ms). The
+ * store's, never the app's: the adapters take it out of what the app sees, and write it back.
+ */
+export const AUTHENTICATED_AT = '_auth';
+
+/**
  * The data JSON with the time of the last re-authentication, which koa-session does not carry
  * (it drops `_`-prefixed fields from `ctx.session`): appended by the store on every write.
  */
 export function withAuthenticatedAt(json: string, authenticatedAt: number | undefined): string {
   if (authenticatedAt === undefined) return json;
-  return `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"_auth":${Math.floor(authenticatedAt)}}`;
+  return `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"${AUTHENTICATED_AT}":${Math.floor(authenticatedAt)}}`;
 }
 
 /**
@@ -139,7 +145,7 @@ export function plainData(
   if (codec === undefined || codec.json)
     return withAuthenticatedAt(dataJson(sessionData, implied), authenticatedAt);
   const { _expire, ...data } = sessionData;
-  if (authenticatedAt !== undefined) data._auth = Math.floor(authenticatedAt);
+  if (authenticatedAt !== undefined) data[AUTHENTICATED_AT] = Math.floor(authenticatedAt);
   return codec.stringify(data);
 }
 

@@ -17,7 +17,7 @@ import {
   type RequestState,
   stateOf,
 } from '../core/state.js';
-import { type DeviceMeta, decodeValue, rawHeader } from '../core/value.js';
+import { AUTHENTICATED_AT, type DeviceMeta, decodeValue, rawHeader } from '../core/value.js';
 import { isSecure } from './cookie.js';
 import { factsOf } from './request.js';
 
@@ -31,7 +31,6 @@ type Request = IncomingMessage & { session?: unknown; sessionID?: string; secure
  * The time of the last `reauthenticate`, kept in the stored data of a signed-in session (as the
  * Koa store keeps it) and out of `req.session`.
  */
-const AUTHENTICATED_AT = '_auth';
 
 const COOKIE_FIELDS = [
   'originalMaxAge',
@@ -523,12 +522,12 @@ export class ExpressEpochStore extends Store {
   ): Promise<void> {
     const loginTime = current.tag === undefined ? undefined : current.loginTime;
     const expiresAt = this.expiryOf(sessionObject, loginTime, now);
-    if (expiresAt > now && unchanged(current, json, expiresAt, now)) {
-      // Nothing to write: the cookie ends when the stored session does.
-      this.#plan(req, sessionObject, current.key, current.expiresAt);
-      return;
+    if (expiresAt > now) {
+      // Unchanged data is not written, and the cookie then ends when the stored session does.
+      const unchangedData = unchanged(current, json, expiresAt, now);
+      this.#plan(req, sessionObject, current.key, unchangedData ? current.expiresAt : expiresAt);
+      if (unchangedData) return;
     }
-    if (expiresAt > now) this.#plan(req, sessionObject, current.key, expiresAt);
     // With the registry, a rewrite records the device as this request shows it, and counts as activity.
     const meta =
       this.engine.settings.registry && current.tag !== undefined

@@ -17,7 +17,14 @@ import {
   stateOf,
   switchTo,
 } from '../core/state.js';
-import { type DeviceMeta, decodeValue, plainData, restoreLifetime, type SessionData } from '../core/value.js';
+import {
+  AUTHENTICATED_AT,
+  type DeviceMeta,
+  decodeValue,
+  plainData,
+  restoreLifetime,
+  type SessionData,
+} from '../core/value.js';
 
 export { COOKIE_SLACK } from '../core/engine.js';
 
@@ -132,7 +139,7 @@ export class EpochStore extends SessionEngine {
     // Expired is expired, to the millisecond: a replayed cookie never outlives its idle timeout.
     if (value === undefined || value.expiresAt <= now) return undefined;
     holdRead(state, key, parsed, raw, value, userId);
-    delete value.data._auth;
+    delete value.data[AUTHENTICATED_AT];
     restoreLifetime(value.data, this.settings.maxAge);
     // koa-session checks `_expire` itself, and `renew` reads it.
     if (typeof value.data._maxAge === 'number') value.data._expire = value.expiresAt;
