@@ -36,7 +36,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 type Variant = 'epoch' | 'epoch-node-redis' | 'connect-redis';
 const VARIANTS: Variant[] = ['epoch', 'epoch-node-redis', 'connect-redis'];
 const LABELS: Record<Variant, string> = {
-  epoch: 'this store (ioredis)',
+  epoch: 'this store (ioredis, protocol: 2)',
   'epoch-node-redis': 'this store (node-redis)',
   'connect-redis': 'connect-redis 10 (node-redis)',
 };
@@ -76,7 +76,7 @@ async function serve(variant: Variant, rolling: boolean): Promise<void> {
     });
   } else {
     // The same client as connect-redis, or ioredis: the store accepts either.
-    const redis = variant === 'epoch' ? new Redis(url) : createClient({ url });
+    const redis = variant === 'epoch' ? new Redis(url, { protocol: 2 }) : createClient({ url });
     if (!(redis instanceof Redis)) await redis.connect();
     const sessions = createExpressSessions({ redis, secret: SECRET, maxAge: DAY, rolling });
     app.use(sessions.middleware);

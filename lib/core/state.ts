@@ -35,6 +35,11 @@ export interface HeldSession {
 export interface RequestState {
   /** What the request's cookie reached on entry. Login ends it, whatever `ctx.session` holds by then. */
   presented: HeldSession | undefined;
+  /**
+   * The session cookie as the request sent it, when the browser's copy needs nothing re-issued
+   * (unsigned, or signed under the app's first key).
+   */
+  cookieAsSent: string | undefined;
   /** The session the request holds now: read, written, or created by login or logoutOthers. */
   current: HeldSession | undefined;
   /** A key genid handed to koa-session under which nothing is stored yet: only it may be created. */
@@ -81,6 +86,7 @@ export function stateOf(ctx: object): RequestState {
 export function blankState(): RequestState {
   return {
     presented: undefined,
+    cookieAsSent: undefined,
     current: undefined,
     minted: undefined,
     ended: undefined,

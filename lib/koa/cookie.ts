@@ -15,19 +15,40 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
   const { key, maxAge: _default, rolling: _rolling, renew: _renew, ...attributes } = cookie;
   const readSigned = signedCookieReader(key);
   return {
-    get: (ctx: Context): string =>
-      (attributes.signed ? readSigned(ctx) : ctx.cookies.get(key, { signed: false })) ?? '',
+    get: (ctx: Context): string => {
+      if (!attributes.signed) {
+        const value = ctx.cookies.get(key, { signed: false }) ?? '';
+        stateOf(ctx).cookieAsSent = value;
+        return value;
+      }
+      const cookie = readSigned(ctx);
+      if (cookie?.current) stateOf(ctx).cookieAsSent = cookie.value;
+      return cookie?.value ?? '';
+    },
     set: (ctx: Context, value: string): void => {
       const state = stateOf(ctx);
       // Data koa-session saved under an ended key now lives under a new one: the cookie follows it.
       if (state.replacement?.from === value) value = state.replacement.to;
-      if (isRefused(state, value)) {
-        // Nothing was stored under this key (its session was revoked while the request ran).
-        ctx.cookies.set(key, '', { ...attributes, overwrite: true });
-        return;
-      }
+      // Nothing was stored under this key: its session was revoked, rotated away or reached its
+      // lifetime while the request ran. The browser keeps the cookie it has, which names a dead
+      // session (the next request hears why), or a newer one another request set meanwhile.
+      if (isRefused(state, value)) return;
       const saved = state.savedMaxAge;
       const current = state.current;
+      if (saved === 'session' && ctx.sessionOptions) ctx.sessionOptions.maxAge = 'session';
+      // A save the store found unchanged (a rolling touch inside the touch window) of the session
+      // this very cookie reached: the browser holds this value, and the end it would get is the
+      // one the store still has. Sending it again cost a signature and two Set-Cookie headers on
+      // every rolling request; it goes out again with the next real write, at most a touch window
+      // (1 s) later. The companion cookie follows it, as it always does.
+      if (
+        current !== undefined &&
+        current === state.presented &&
+        current.key === value &&
+        !current.written &&
+        value === state.cookieAsSent
+      )
+        return;
       // A cookie's expiry has whole seconds: rounded up, so it never ends before the session does.
       const lifetime =
         typeof saved !== 'number'
@@ -36,7 +57,6 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
             ? { expires: new Date(Math.ceil(current.expiresAt / 1000) * 1000) }
             : { maxAge: Math.max(saved - COOKIE_SLACK, 0) };
       ctx.cookies.set(key, value, { ...attributes, overwrite: true, ...lifetime });
-      if (saved === 'session' && ctx.sessionOptions) ctx.sessionOptions.maxAge = 'session';
     },
   };
 }

@@ -13,14 +13,18 @@ import type { Context } from 'koa';
  * - nothing at all when the value or its signature is missing.
  * Anything unusual (a Keygrip instance or another object as `app.keys`) takes Koa's own path.
  * test/unit/signed-cookie.test.ts checks the outcomes against Keygrip's on random input.
+ *
+ * `current` says the browser's copy needs nothing from this response: it is signed under the
+ * first key, so no signature was re-issued (Koa's own path never claims it).
  */
-export function signedCookieReader(name: string): (ctx: Context) => string | undefined {
+export function signedCookieReader(name: string): (ctx: Context) => SignedCookie | undefined {
   const pattern = cookiePattern(name);
   const sigPattern = cookiePattern(`${name}.sig`);
   return (ctx) => {
     const keys = ctx.app.keys as unknown;
     if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isKeyMaterial)) {
-      return ctx.cookies.get(name, { signed: true });
+      const value = ctx.cookies.get(name, { signed: true });
+      return value === undefined ? undefined : { value, current: false };
     }
     const header = ctx.req.headers.cookie;
     if (!header) return undefined;
@@ -34,12 +38,18 @@ export function signedCookieReader(name: string): (ctx: Context) => string | und
       const expected = Buffer.from(sign(data, keys[i] as string | Buffer));
       if (expected.length === given.length && timingSafeEqual(expected, given)) {
         if (i > 0) ctx.cookies.set(`${name}.sig`, sign(data, keys[0] as string | Buffer), { signed: false });
-        return value;
+        return { value, current: i === 0 };
       }
     }
     ctx.cookies.set(`${name}.sig`, null, { path: '/', signed: false });
     return undefined;
   };
+}
+
+export interface SignedCookie {
+  value: string;
+  /** Signed under the app's first key: nothing was re-issued for it. */
+  current: boolean;
 }
 
 /** Keygrip's signature: HMAC-SHA1, base64 with `/`, `+` and `=` replaced, which is base64url. */

@@ -1,10 +1,23 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
-import { closeClients, makeApp, newRedis } from '../support/app.js';
+import { APP_KEYS, closeClients, makeApp, newRedis } from '../support/app.js';
+import { sign } from '../support/cookies.js';
 import { allKeys, commandStats, resetStats, watchCommands } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
+
+function setCookies(res: { headers: Record<string, unknown> }): string[] {
+  const header = res.headers['set-cookie'];
+  return Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
+}
+
+/** The expiry of the last Set-Cookie line for `name`, in ms, if it has one. */
+function cookieExpiry(res: { headers: Record<string, unknown> }, name: string): number | undefined {
+  const line = setCookies(res).findLast((c) => c.startsWith(`${name}=`));
+  const expires = /expires=([^;]+)/i.exec(line ?? '')?.[1];
+  return expires === undefined ? undefined : new Date(expires).getTime();
+}
 
 async function sessionKey(redis: Redis, user: string): Promise<string> {
   const keys = (await allKeys(redis, `sess:{${tag(user)}}:*:*`)).filter((k) => !k.includes(':x:'));
@@ -103,9 +116,10 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
 
   it('a rolling touch that ends in a later step also extends the epoch key to its horizon (PEXPIRE … GT), in the same round trip', async () => {
     const { seen, epochTtl } = await touchFrom('bea', (soonest) => {
-      // A step boundary at least 2 s away and before the touch's earliest end.
+      // A step boundary at least 2 s away, and at least 1 s before the touch's earliest end: nearer,
+      // the touch would fall inside the touch window (600 ms here) and rightly write nothing.
       const boundary = Math.floor(soonest / HORIZON_STEP) * HORIZON_STEP;
-      return boundary - Date.now() >= 2_000 ? boundary : undefined;
+      return boundary - Date.now() >= 2_000 && soonest - boundary >= 1_000 ? boundary : undefined;
     });
     expect(
       seen.some((line) => /^pexpire sess:\{[^}]+\}:e \d+ gt$/i.test(line)),
@@ -114,19 +128,56 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     expect(epochTtl).to.be.greaterThan(60_000 - 1_000);
   });
 
-  it('skips a rolling touch that would move the expiry by less than the touch window', async () => {
+  it('skips a rolling touch that would move the expiry by less than the touch window, and the cookie with it', async () => {
     const t = makeApp({ rolling: true, maxAge: 60_000 });
     const agent = t.agent();
-    await agent.post('/login?user=bea').expect(200);
+    const login = await agent.post('/login?user=bea').expect(200);
     const key = await sessionKey(t.redis, 'bea');
     const monitor = await watchCommands(t.redis);
     const res = await agent.get('/whoami').expect(200);
     const seen = (await monitor.stop()).map((c) => c.name).filter((name) => name !== 'cluster');
     expect(seen, 'the read, and no touch').to.deep.equal(['mget']);
-    // The cookie rolls, and says exactly when the store ends the session.
+    expect(res.body.userId).to.equal('bea');
+    // The browser's cookie already ends exactly when the store ends the session: nothing to re-send.
     const stored = Number.parseInt((await t.redis.get(key))!.slice(0, 9), 36);
-    const expires = /expires=([^;]+)/i.exec(String(res.headers['set-cookie']))?.[1];
-    expect(Math.abs(new Date(expires!).getTime() - stored)).to.be.below(1000);
+    expect(Math.abs(cookieExpiry(login, 'sid')! - stored)).to.be.below(1000);
+    expect(setCookies(res), 'no Set-Cookie for an unchanged session').to.deep.equal([]);
+  });
+
+  it('a rolling touch past the touch window writes the new end and re-sends the cookie with it', async () => {
+    const t = makeApp({ rolling: true, maxAge: 60_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=bel').expect(200);
+    const key = await sessionKey(t.redis, 'bel');
+    const before = Number.parseInt((await t.redis.get(key))!.slice(0, 9), 36);
+    // The touch window of a 60 s session is 600 ms.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const res = await agent.get('/whoami').expect(200);
+    const stored = Number.parseInt((await t.redis.get(key))!.slice(0, 9), 36);
+    expect(stored - before).to.be.at.least(600);
+    expect(Math.abs(cookieExpiry(res, 'sid')! - stored)).to.be.below(1000);
+    expect(cookieExpiry(res, 'sid.sig'), 'the signature goes with it').to.equal(cookieExpiry(res, 'sid'));
+  });
+
+  it('a rolling request with a cookie signed under an older key re-sends it under the first key, inside the touch window too', async () => {
+    const t = makeApp({ rolling: true, maxAge: 60_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=bet').expect(200);
+    t.app.keys = ['a-newer-signing-key', ...APP_KEYS];
+    const res = await agent.get('/whoami').expect(200);
+    expect(res.body.userId).to.equal('bet');
+    const value = /^sid=([^;]*)/.exec(setCookies(res).find((c) => c.startsWith('sid=')) ?? '')?.[1];
+    const signature = /^sid\.sig=([^;]*)/.exec(
+      setCookies(res).find((c) => c.startsWith('sid.sig=')) ?? '',
+    )?.[1];
+    expect(signature).to.equal(sign(`sid=${value}`, 'a-newer-signing-key'));
+    // With its attributes: a bare re-signed .sig would be a browser-session cookie.
+    expect(cookieExpiry(res, 'sid.sig')).to.equal(cookieExpiry(res, 'sid'));
+    expect(cookieExpiry(res, 'sid')).to.be.a('number');
+    // Later requests with the re-signed pair need nothing re-sent.
+    const again = await agent.get('/whoami').expect(200);
+    expect(again.body.userId).to.equal('bet');
+    expect(setCookies(again)).to.deep.equal([]);
   });
 
   it('handles the maxAge koa-session passes: a number, "session" (bounded) and undefined', async () => {

@@ -50,8 +50,11 @@ describe('signed cookie reader (unit): the same outcomes as Koa with Keygrip, on
           if (mutation === 'empty-sig') header = `sid=${value}; sid.sig=`;
           const ours = contextFor(app, header);
           const koa = contextFor(app, header);
-          expect(signedCookieReader('sid')(ours)).to.equal(koa.cookies.get('sid', { signed: true }));
+          const read = signedCookieReader('sid')(ours);
+          expect(read?.value).to.equal(koa.cookies.get('sid', { signed: true }));
           expect(ours.response.get('Set-Cookie')).to.deep.equal(koa.response.get('Set-Cookie'));
+          // "current" promises that Koa re-issued nothing for this cookie: the store then may skip it.
+          if (read?.current) expect(koa.response.get('Set-Cookie')).to.equal(undefined);
         },
       ),
       { numRuns: 2_000 },
@@ -63,7 +66,7 @@ describe('signed cookie reader (unit): the same outcomes as Koa with Keygrip, on
     app.keys = new Keygrip(['k1', 'k2']) as unknown as string[];
     const header = `sid=abc; sid.sig=${new Keygrip(['k2']).sign('sid=abc')}`;
     const ctx = contextFor(app, header);
-    expect(signedCookieReader('sid')(ctx)).to.equal('abc');
+    expect(signedCookieReader('sid')(ctx)).to.deep.equal({ value: 'abc', current: false });
     expect(String(ctx.response.get('Set-Cookie'))).to.match(/^sid\.sig=/);
     expect(signedCookieReader('sid')(contextFor(app, undefined))).to.equal(undefined);
   });

@@ -1,0 +1,68 @@
+// A save the store refuses (its session ended while the request ran) leaves the browser's cookie alone.
+import { expect } from 'chai';
+import { closeClients, Gate, makeApp, type TestApp } from '../support/app.js';
+
+function sessionCookieLines(res: { headers: Record<string, unknown> }): string[] {
+  const header = res.headers['set-cookie'];
+  const lines = Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
+  return lines.filter((line) => line.startsWith('sid=') || line.startsWith('sid.sig='));
+}
+
+/** Starts a request that reads the session, waits at a gate, then changes it (a save). */
+async function holdSave(t: TestApp, agent: ReturnType<TestApp['agent']>) {
+  const gate = new Gate();
+  t.gates.set('g', gate);
+  const held = agent
+    .post('/hold?gate=g&then=set')
+    .expect(200)
+    .then((r) => r);
+  await gate.arrived;
+  return { gate, held };
+}
+
+describe('a refused save leaves the cookie the browser has', () => {
+  afterEach(closeClients);
+
+  it('another request of the same browser regenerated the session meanwhile: its new cookie stays, and the user stays signed in', async () => {
+    const t = makeApp({ registry: true });
+    const agent = t.agent();
+    await agent.post('/login?user=ann').expect(200);
+    const { gate, held } = await holdSave(t, agent);
+    // The second tab's regenerate moves the session to a new id; the held save then finds its key gone.
+    await agent.post('/regenerate').expect(200);
+    gate.release();
+    const late = await held;
+    expect(sessionCookieLines(late), 'the refused save sends no cookie').to.deep.equal([]);
+    const after = await agent.get('/whoami').expect(200);
+    expect(after.body.userId).to.equal('ann');
+    expect(after.body.data.late, 'the refused change went nowhere').to.equal(undefined);
+  });
+
+  it('the session reached its absolute lifetime during the request: the next request is told why', async () => {
+    const t = makeApp({ rolling: true, absoluteMaxAge: 1_000 });
+    const agent = t.agent();
+    await agent.post('/login?user=abe').expect(200);
+    const { gate, held } = await holdSave(t, agent);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    gate.release();
+    expect(sessionCookieLines(await held)).to.deep.equal([]);
+    const after = await agent.get('/whoami').expect(200);
+    expect(after.body.userId).to.equal(null);
+    expect(after.body.revoked).to.equal('lifetime-exceeded');
+  });
+
+  it('the user was rotated out during the request: the next request is told why, and the data went nowhere', async () => {
+    const t = makeApp({ registry: true });
+    const agent = t.agent();
+    await agent.post('/login?user=amy').expect(200);
+    const { gate, held } = await holdSave(t, agent);
+    await t.sessions.rotate('amy', { reason: 'password-changed' });
+    gate.release();
+    // The held save may land on the orphaned key (a covered SET … XX, by design): no read reaches it.
+    await held;
+    const after = await agent.get('/whoami').expect(200);
+    expect(after.body.userId).to.equal(null);
+    expect(after.body.revoked).to.equal('password-changed');
+    expect(JSON.stringify(after.body)).to.not.include('written after the revocation');
+  });
+});
