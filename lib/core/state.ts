@@ -40,6 +40,8 @@ export interface RequestState {
    * (unsigned, or signed under the app's first key).
    */
   cookieAsSent: string | undefined;
+  /** A session whose rolling save was skipped: its end would have moved forward by less than the touch window. */
+  touchSkipped: string | undefined;
   /** The session the request holds now: read, written, or created by login or logoutOthers. */
   current: HeldSession | undefined;
   /** A key genid handed to koa-session under which nothing is stored yet: only it may be created. */
@@ -87,6 +89,7 @@ export function blankState(): RequestState {
   return {
     presented: undefined,
     cookieAsSent: undefined,
+    touchSkipped: undefined,
     current: undefined,
     minted: undefined,
     ended: undefined,

@@ -32,13 +32,19 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
       // Nothing was stored under this key: its session was revoked, rotated away or reached its
       // lifetime while the request ran. The browser keeps the cookie it has, which names a dead
       // session (the next request hears why), or a newer one another request set meanwhile.
-      if (isRefused(state, value)) return;
+      if (isRefused(state, value)) {
+        // Nor any session cookie set earlier in this response: koa-session's regenerate() clears
+        // the cookie before the re-key is refused, and the reader may have re-signed the old value
+        // under the app's first key. Either would replace that newer cookie.
+        withdraw(ctx, [`${key}=`, `${key}.sig=`]);
+        return;
+      }
       const saved = state.savedMaxAge;
       const current = state.current;
       if (saved === 'session' && ctx.sessionOptions) ctx.sessionOptions.maxAge = 'session';
-      // A save the store found unchanged (a rolling touch inside the touch window) of the session
-      // this very cookie reached: the browser holds this value, and the end it would get is the
-      // one the store still has. Sending it again cost a signature and two Set-Cookie headers on
+      // A save the store skipped (a rolling touch inside the touch window) of the session this
+      // very cookie reached: the browser holds this value, and the end it would get is the one
+      // the store still has. Sending it again cost a signature and two Set-Cookie headers on
       // every rolling request; it goes out again with the next real write, at most a touch window
       // (1 s) later. The companion cookie follows it, as it always does.
       if (
@@ -46,6 +52,7 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
         current === state.presented &&
         current.key === value &&
         !current.written &&
+        state.touchSkipped === value &&
         value === state.cookieAsSent
       )
         return;
@@ -59,4 +66,14 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
       ctx.cookies.set(key, value, { ...attributes, overwrite: true, ...lifetime });
     },
   };
+}
+
+/** Takes back the cookies this response was going to set with these prefixes (Koa has no call for it). */
+function withdraw(ctx: Context, prefixes: string[]): void {
+  const lines = ctx.response.get('Set-Cookie') as unknown;
+  if (!Array.isArray(lines)) return;
+  const kept = lines.filter((line: string) => !prefixes.some((prefix) => line.startsWith(prefix)));
+  if (kept.length === lines.length) return;
+  if (kept.length === 0) ctx.remove('Set-Cookie');
+  else ctx.set('Set-Cookie', kept);
 }

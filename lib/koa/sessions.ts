@@ -135,7 +135,11 @@ export function createSessions(app: Koa, options: EpochSessionOptions): Sessions
       throw error;
     } finally {
       if (companion) {
-        const ended = stateOf(ctx).revoked !== undefined;
+        // A session found ended on the read clears the companion. One refused while the request
+        // ran does not: the response leaves the session cookie alone, and the companion with it
+        // (another tab may hold a newer pair; a dead one is reported on the next request).
+        const state = stateOf(ctx);
+        const ended = state.revoked !== undefined && state.refused === undefined;
         syncCompanion(ctx, companion, { expiresAt: expiresAt(ctx)?.getTime(), ended });
       }
     }

@@ -244,7 +244,13 @@ export class EpochStore extends SessionEngine {
   ) {
     const loginTime = current.tag === undefined ? undefined : current.loginTime;
     const expiresAt = this.expiry(sessionData._expire, maxAge, loginTime, now);
-    if (unchanged(current, json, expiresAt, now)) return;
+    if (unchanged(current, json, expiresAt, now)) {
+      // A rolling save inside the touch window: the cookie may stay as the browser has it. Not at
+      // the lifetime cap, where the end moves no more: there every save re-sends it, or a lost
+      // response would leave the browser with an earlier end for the rest of the session.
+      if (expiresAt > current.expiresAt) state.touchSkipped = current.key;
+      return;
+    }
     const meta =
       this.settings.registry && current.tag !== undefined
         ? requestMeta(request, current.createdAt ?? current.loginTime)
