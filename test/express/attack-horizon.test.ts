@@ -1,25 +1,13 @@
 // Attack on the horizon writes through express-session: cookie.maxAge moves, rolling touches, regenerate, destroy.
 import { expect } from 'chai';
 import type { Request } from 'express';
+import { clearOfMinuteBoundary } from '../support/minute.js';
 import { allKeys } from '../support/redis-view.js';
-import {
-  captured,
-  closeClients,
-  type ExpressTestApp,
-  Gate,
-  makeExpressApp,
-  signedInAs,
-  sleep,
-} from './support.js';
+import { captured, closeClients, type ExpressTestApp, Gate, makeExpressApp, signedInAs } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const tagOf = (user: string) => Buffer.from(user).toString('base64url');
-
-async function clearOfMinuteBoundary(margin = 3_000): Promise<void> {
-  const into = Date.now() % 60_000;
-  if (into < margin || into > 60_000 - margin) await sleep(60_000 - into + margin);
-}
 
 const extra = {
   /** Loads the session, waits, then moves cookie.maxAge (or only touches) and changes data. */

@@ -2,8 +2,9 @@
 import { expect } from 'chai';
 import type { Context } from 'koa';
 import { closeClients, Gate, makeApp, type TestApp } from '../support/app.js';
+import { clearOfMinuteBoundary } from '../support/minute.js';
 import { allKeys } from '../support/redis-view.js';
-import { captured, signedInAs, sleep } from '../support/replay.js';
+import { captured, signedInAs } from '../support/replay.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -17,11 +18,6 @@ async function sessionTtls(t: TestApp, user: string): Promise<number[]> {
 }
 
 /** Away from a minute boundary, so that a write made now ends in the same minute as one made just before. */
-async function clearOfMinuteBoundary(margin = 3_000): Promise<void> {
-  const into = Date.now() % 60_000;
-  if (into < margin || into > 60_000 - margin) await sleep(60_000 - into + margin);
-}
-
 const routes = {
   'POST /remember': async (ctx: Context, t: TestApp) => {
     const maxAge = ctx.query.maxAge === 'session' ? 'session' : Number(ctx.query.maxAge);
