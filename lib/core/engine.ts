@@ -407,7 +407,9 @@ export class SessionEngine extends EventEmitter {
           fresh ? epochValueFor(guess, tag, userId) : '',
           handle,
           request.value(headerText),
-          request.emptyValue(headerText),
+          // Stored only when the user's previous session ends in this step and its data cannot
+          // carry over (ARGV[12] is that session's handle): otherwise the script never reads it.
+          previous ? request.emptyValue(headerText) : '',
           ttl,
           pruneBefore(now),
           registry ? request.expiresAt : '',
