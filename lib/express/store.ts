@@ -27,11 +27,6 @@ type Callback = (error?: unknown) => void;
 type Request = IncomingMessage & { session?: unknown; sessionID?: string; secure?: boolean; ip?: string };
 
 /** The cookie fields express-session keeps per session. `expires` is the value's own expiry. */
-/**
- * The time of the last `reauthenticate`, kept in the stored data of a signed-in session (as the
- * Koa store keeps it) and out of `req.session`.
- */
-
 const COOKIE_FIELDS = [
   'originalMaxAge',
   'httpOnly',

@@ -48,12 +48,10 @@ export function sessionCookie(cookie: ReturnType<typeof cookieOptions>) {
       // every rolling request; it goes out again with the next real write, at most a touch window
       // (1 s) later. The companion cookie follows it, as it always does.
       if (
-        current !== undefined &&
-        current === state.presented &&
-        current.key === value &&
-        !current.written &&
-        state.touchSkipped === value &&
-        value === state.cookieAsSent
+        value === state.touchSkipped &&
+        value === state.cookieAsSent &&
+        current?.key === value &&
+        !current.written
       )
         return;
       // A cookie's expiry has whole seconds: rounded up, so it never ends before the session does.

@@ -6,7 +6,15 @@ import type { Redis } from 'ioredis';
 import Koa, { type Context } from 'koa';
 import supertest from 'supertest';
 import { createSessions } from '../../lib/index.js';
-import { APP_KEYS, closeClients, Gate, makeApp, newRedis, type TestApp } from '../support/app.js';
+import {
+  APP_KEYS,
+  closeClients,
+  Gate,
+  makeApp,
+  newRedis,
+  setCookieLines,
+  type TestApp,
+} from '../support/app.js';
 import { allKeys } from '../support/redis-view.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,13 +22,8 @@ const tag = (id: string) => Buffer.from(id).toString('base64url');
 
 type Res = { headers: Record<string, unknown>; body: Record<string, unknown> };
 
-function setCookies(res: Res): string[] {
-  const header = res.headers['set-cookie'];
-  return Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
-}
-
 function linesFor(res: Res, name: string): string[] {
-  return setCookies(res).filter((line) => line.startsWith(`${name}=`));
+  return setCookieLines(res).filter((line) => line.startsWith(`${name}=`));
 }
 
 /** A browser's cookie jar, reduced to what matters here: value and expiry (undefined: browser session). */
@@ -28,7 +31,7 @@ class Jar {
   readonly cookies = new Map<string, { value: string; expires: number | undefined; line: string }>();
 
   absorb(res: Res): Res {
-    for (const line of setCookies(res)) {
+    for (const line of setCookieLines(res)) {
       const [pair, ...attrs] = line.split(';').map((s) => s.trim());
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq);
@@ -91,7 +94,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     jar.absorb(await request(t.app, jar, 'post', '/login?user=p1').expect(200));
     const res = jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
     expect(res.body.userId).to.equal('p1');
-    expect(setCookies(res)).to.deep.equal([]);
+    expect(setCookieLines(res)).to.deep.equal([]);
     const end = await storedEnd(t.redis, 'p1');
     expect(jar.cookies.get('sid')!.expires! - end).to.be.within(0, 1000);
     expect(jar.cookies.get('sid.sig')!.expires).to.equal(jar.cookies.get('sid')!.expires);
@@ -116,7 +119,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     await sleep(4_500);
     // now + maxAge passes login + absoluteMaxAge: this touch writes the capped end; its cookie is lost.
     const boom = jar.absorb(await request(app, jar, 'get', '/boom').expect(500));
-    expect(setCookies(boom as Res), 'Koa dropped the headers of the error response').to.deep.equal([]);
+    expect(setCookieLines(boom as Res), 'Koa dropped the headers of the error response').to.deep.equal([]);
     const cap = await storedEnd(redis, 'p2');
     // A busy user: a request every 300 ms. Each one is a rolling save of unchanged data.
     const resent: string[] = [];
@@ -205,7 +208,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     const jar = new Jar();
     jar.absorb(await request(t.app, jar, 'post', '/remember').expect(200));
     const inside = jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
-    expect(setCookies(inside)).to.deep.equal([]);
+    expect(setCookieLines(inside)).to.deep.equal([]);
     expect(jar.cookies.get('sid')!.expires! - Date.now()).to.be.above(47 * HOUR);
     await sleep(1_100);
     const later = jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
@@ -227,7 +230,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     jar.absorb(await request(t.app, jar, 'post', '/session-login').expect(200));
     expect(jar.cookies.get('sid')!.expires).to.equal(undefined);
     const inside = jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
-    expect(setCookies(inside)).to.deep.equal([]);
+    expect(setCookieLines(inside)).to.deep.equal([]);
     await sleep(1_100);
     const later = jar.absorb(await request(t.app, jar, 'post', '/set?y=2').expect(200));
     expect(linesFor(later, 'sid')[0]).to.not.match(/expires=/i);
@@ -247,12 +250,25 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     expect((await request(t.app, jar, 'get', '/whoami').expect(200)).body.userId).to.equal('p11');
   });
 
+  it('P17 two tabs: tab B logs out while tab A holds an unchanged rolling save: A sends nothing, the browser stays signed out', async () => {
+    const t = makeApp({ rolling: true, maxAge: 60_000 });
+    const jar = new Jar();
+    jar.absorb(await request(t.app, jar, 'post', '/login?user=p17').expect(200));
+    const { gate, held } = await hold(t, jar, 'none');
+    const out = jar.absorb(await request(t.app, jar, 'post', '/logout').expect(200));
+    expect(out.body.userId).to.equal(null);
+    gate.release();
+    const late = jar.absorb(await held);
+    expect(linesFor(late, 'sid'), 'the late rolling response re-sends nothing').to.deep.equal([]);
+    expect((await request(t.app, jar, 'get', '/whoami').expect(200)).body.userId).to.equal(null);
+  });
+
   it('P13 companion follows the session cookie through skipped and written rolling saves', async () => {
     const t = makeApp({ rolling: true, maxAge: 60_000, companionCookie: 'sid_expires' });
     const jar = new Jar();
     jar.absorb(await request(t.app, jar, 'post', '/login?user=p13').expect(200));
     const inside = jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
-    expect(setCookies(inside)).to.deep.equal([]);
+    expect(setCookieLines(inside)).to.deep.equal([]);
     await sleep(1_100);
     jar.absorb(await request(t.app, jar, 'get', '/whoami').expect(200));
     const end = await storedEnd(t.redis, 'p13');
@@ -278,7 +294,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     const after = await request(t.app, jar, 'get', '/whoami').expect(200);
     expect(
       after.body.userId,
-      `tab B's cookie survives tab A's refused save; A's response sent: ${JSON.stringify(setCookies(late))}`,
+      `tab B's cookie survives tab A's refused save; A's response sent: ${JSON.stringify(setCookieLines(late))}`,
     ).to.equal('p3');
   });
 
@@ -297,7 +313,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     expect(after.body.userId, 'B’s session is live').to.equal('p4');
     expect(
       jar.cookies.has('sid_expires'),
-      `signed in, so the companion must be there; A's response sent: ${JSON.stringify(setCookies(late).map((l) => l.split(';')[0]))}`,
+      `signed in, so the companion must be there; A's response sent: ${JSON.stringify(setCookieLines(late).map((l) => l.split(';')[0]))}`,
     ).to.equal(true);
   });
 
@@ -349,7 +365,7 @@ describe('attack: rolling cookie not re-sent, refused save sends no cookie (e73c
     const after = await request(t.app, jar, 'get', '/whoami').expect(200);
     expect(
       after.body.userId,
-      `tab B's cookie survives tab A's refused regenerate; A's response sent: ${JSON.stringify(setCookies(late).map((l) => l.split(';')[0]))}`,
+      `tab B's cookie survives tab A's refused regenerate; A's response sent: ${JSON.stringify(setCookieLines(late).map((l) => l.split(';')[0]))}`,
     ).to.equal('p15');
   });
 

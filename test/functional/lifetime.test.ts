@@ -1,20 +1,15 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
-import { APP_KEYS, closeClients, makeApp, newRedis } from '../support/app.js';
+import { APP_KEYS, closeClients, makeApp, newRedis, setCookieLines } from '../support/app.js';
 import { sign } from '../support/cookies.js';
 import { allKeys, commandStats, resetStats, watchCommands } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
 
-function setCookies(res: { headers: Record<string, unknown> }): string[] {
-  const header = res.headers['set-cookie'];
-  return Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
-}
-
 /** The expiry of the last Set-Cookie line for `name`, in ms, if it has one. */
 function cookieExpiry(res: { headers: Record<string, unknown> }, name: string): number | undefined {
-  const line = setCookies(res).findLast((c) => c.startsWith(`${name}=`));
+  const line = setCookieLines(res).findLast((c) => c.startsWith(`${name}=`));
   const expires = /expires=([^;]+)/i.exec(line ?? '')?.[1];
   return expires === undefined ? undefined : new Date(expires).getTime();
 }
@@ -141,7 +136,7 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     // The browser's cookie already ends exactly when the store ends the session: nothing to re-send.
     const stored = Number.parseInt((await t.redis.get(key))!.slice(0, 9), 36);
     expect(Math.abs(cookieExpiry(login, 'sid')! - stored)).to.be.below(1000);
-    expect(setCookies(res), 'no Set-Cookie for an unchanged session').to.deep.equal([]);
+    expect(setCookieLines(res), 'no Set-Cookie for an unchanged session').to.deep.equal([]);
   });
 
   it('a rolling touch past the touch window writes the new end and re-sends the cookie with it', async () => {
@@ -166,9 +161,9 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     t.app.keys = ['a-newer-signing-key', ...APP_KEYS];
     const res = await agent.get('/whoami').expect(200);
     expect(res.body.userId).to.equal('bet');
-    const value = /^sid=([^;]*)/.exec(setCookies(res).find((c) => c.startsWith('sid=')) ?? '')?.[1];
+    const value = /^sid=([^;]*)/.exec(setCookieLines(res).find((c) => c.startsWith('sid=')) ?? '')?.[1];
     const signature = /^sid\.sig=([^;]*)/.exec(
-      setCookies(res).find((c) => c.startsWith('sid.sig=')) ?? '',
+      setCookieLines(res).find((c) => c.startsWith('sid.sig=')) ?? '',
     )?.[1];
     expect(signature).to.equal(sign(`sid=${value}`, 'a-newer-signing-key'));
     // With its attributes: a bare re-signed .sig would be a browser-session cookie.
@@ -177,7 +172,7 @@ describe('TTLs, maxAge and round trips (invariant 4, SPEC section 6)', () => {
     // Later requests with the re-signed pair need nothing re-sent.
     const again = await agent.get('/whoami').expect(200);
     expect(again.body.userId).to.equal('bet');
-    expect(setCookies(again)).to.deep.equal([]);
+    expect(setCookieLines(again)).to.deep.equal([]);
   });
 
   it('handles the maxAge koa-session passes: a number, "session" (bounded) and undefined', async () => {

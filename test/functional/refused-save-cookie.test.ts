@@ -1,24 +1,6 @@
 // A save the store refuses (its session ended while the request ran) leaves the browser's cookie alone.
 import { expect } from 'chai';
-import { closeClients, Gate, makeApp, type TestApp } from '../support/app.js';
-
-function sessionCookieLines(res: { headers: Record<string, unknown> }): string[] {
-  const header = res.headers['set-cookie'];
-  const lines = Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
-  return lines.filter((line) => line.startsWith('sid=') || line.startsWith('sid.sig='));
-}
-
-/** Starts a request that reads the session, waits at a gate, then changes it (a save). */
-async function holdSave(t: TestApp, agent: ReturnType<TestApp['agent']>) {
-  const gate = new Gate();
-  t.gates.set('g', gate);
-  const held = agent
-    .post('/hold?gate=g&then=set')
-    .expect(200)
-    .then((r) => r);
-  await gate.arrived;
-  return { gate, held };
-}
+import { closeClients, holdRequest, makeApp, sessionCookieLines } from '../support/app.js';
 
 describe('a refused save leaves the cookie the browser has', () => {
   afterEach(closeClients);
@@ -27,7 +9,7 @@ describe('a refused save leaves the cookie the browser has', () => {
     const t = makeApp({ registry: true });
     const agent = t.agent();
     await agent.post('/login?user=ann').expect(200);
-    const { gate, held } = await holdSave(t, agent);
+    const { gate, response: held } = await holdRequest(t, agent, 'set');
     // The second tab's regenerate moves the session to a new id; the held save then finds its key gone.
     await agent.post('/regenerate').expect(200);
     gate.release();
@@ -42,7 +24,7 @@ describe('a refused save leaves the cookie the browser has', () => {
     const t = makeApp({ rolling: true, absoluteMaxAge: 1_000 });
     const agent = t.agent();
     const login = await agent.post('/login?user=abe').expect(200);
-    const { gate, held } = await holdSave(t, agent);
+    const { gate, response: held } = await holdRequest(t, agent, 'set');
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     gate.release();
     expect(sessionCookieLines(await held)).to.deep.equal([]);
@@ -60,7 +42,7 @@ describe('a refused save leaves the cookie the browser has', () => {
     const t = makeApp({ registry: true });
     const agent = t.agent();
     await agent.post('/login?user=amy').expect(200);
-    const { gate, held } = await holdSave(t, agent);
+    const { gate, response: held } = await holdRequest(t, agent, 'set');
     await t.sessions.rotate('amy', { reason: 'password-changed' });
     gate.release();
     // The held save may land on the orphaned key (a covered SET … XX, by design): no read reaches it.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Context } from 'koa';
 import { HORIZON_STEP, horizon } from '../../lib/core/horizon.js';
 import { SessionLimitError } from '../../lib/index.js';
-import { closeClients, cookieValue, makeApp } from '../support/app.js';
+import { closeClients, cookieValue, makeApp, sessionCookieLines } from '../support/app.js';
 import { allKeys, watchCommands } from '../support/redis-view.js';
 
 const tag = (id: string) => Buffer.from(id).toString('base64url');
@@ -303,9 +303,7 @@ describe('device registry: list, revoke, limits, notices, lifetime, reasons (iss
     let cookie = '';
     const send = async (method: 'get' | 'post', path: string) => {
       const res = await t.agent()[method](path).set('Cookie', cookie);
-      const lines = ((res.headers['set-cookie'] as unknown as string[] | undefined) ?? []).filter(
-        (line) => line.startsWith('sid=') || line.startsWith('sid.sig='),
-      );
+      const lines = sessionCookieLines(res);
       if (lines.length > 0) cookie = lines.map((line) => line.split(';')[0]).join('; ');
       return res;
     };

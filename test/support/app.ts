@@ -144,6 +144,33 @@ export function makeApp(
   return t;
 }
 
+/** Every Set-Cookie line of a response. */
+export function setCookieLines(res: { headers: Record<string, unknown> }): string[] {
+  const header = res.headers['set-cookie'];
+  return Array.isArray(header) ? header : header === undefined ? [] : [String(header)];
+}
+
+/** The Set-Cookie lines of the session cookie and of its signature. */
+export function sessionCookieLines(res: { headers: Record<string, unknown> }, name = 'sid'): string[] {
+  return setCookieLines(res).filter((line) => line.startsWith(`${name}=`) || line.startsWith(`${name}.sig=`));
+}
+
+/**
+ * Starts a request that loads the session and waits at a gate (the `/hold` route), then does
+ * `then` once the gate opens: set, regenerate, login, logout-others. Returns the pending response.
+ */
+export async function holdRequest(t: TestApp, agent: ReturnType<TestApp['agent']>, then: string) {
+  const gate = new Gate();
+  const name = `g${t.gates.size}`;
+  t.gates.set(name, gate);
+  const response = agent
+    .post(`/hold?gate=${name}&then=${then}`)
+    .expect(200)
+    .then((r) => r);
+  await gate.arrived;
+  return { gate, response };
+}
+
 /** The session cookie (name=value) from a response, or undefined. */
 export function sessionCookie(res: { headers: Record<string, unknown> }, name = 'sid'): string | undefined {
   const cookies = (res.headers['set-cookie'] as string[] | undefined) ?? [];
